@@ -1,0 +1,1 @@
+"""mash: a BPMN-driven workflow engine for a children's services front door."""
