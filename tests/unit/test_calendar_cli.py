@@ -1,0 +1,189 @@
+"""`mash deadline` and `mash hours`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+REPOSITORY_PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `mash argv...`, whether it returns or exits."""
+    try:
+        code = main([*argv, "--processes", str(REPOSITORY_PROCESSES)])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("rule", "since", "expected"),
+    [
+        (["--working-hours", "4"], "2026-11-27T15:00:00Z", "2026-11-30T10:45:00Z"),
+        (["--working-hours", "4"], "2026-11-27T15:00:00+00:00", "2026-11-30T10:45:00Z"),
+        (["--working-hours", "0.5"], "2026-11-28T12:00:00Z", "2026-11-30T09:00:00Z"),
+        (["--working-hours", "16"], "2026-11-23T16:00:00Z", "2026-11-25T14:30:00Z"),
+        (["--working-days", "5"], "2026-11-23T10:00:00Z", "2026-11-30T17:15:00Z"),
+        # BST: 10:45 on Mon 30 Mar 2026 is 09:45 UTC
+        (["--working-hours", "4"], "2026-03-27T15:00:00Z", "2026-03-30T09:45:00Z"),
+        (["--hours", "72"], "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z"),
+        (["--hours", "1"], "2026-03-27T12:00:00.250000Z", "2026-03-27T13:00:00.250000Z"),
+    ],
+)
+def test_deadline(
+    capsys: pytest.CaptureFixture[str], rule: list[str], since: str, expected: str
+) -> None:
+    assert run(capsys, "deadline", *rule, "--from", since) == (0, expected + "\n", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["deadline", "--working-hours", "four", "--from", "2026-11-27T15:00:00Z"], "not a number"),
+        (["deadline", "--working-hours", "-4", "--from", "2026-11-27T15:00:00Z"], "zero or more"),
+        (["deadline", "--working-hours", "nan", "--from", "2026-11-27T15:00:00Z"], "zero or more"),
+        (["deadline", "--working-days", "1.5", "--from", "2026-11-27T15:00:00Z"], "whole number"),
+        (["deadline", "--working-days", "-1", "--from", "2026-11-27T15:00:00Z"], "zero or more"),
+        (["deadline", "--working-hours", "4", "--from", "2026-11-27T15:00:00"], "no time zone"),
+        (["deadline", "--working-hours", "4", "--from", "27/11/2026 15:00"], "not an ISO 8601"),
+        (["deadline", "--working-hours", "4"], "--from"),
+        (["deadline", "--from", "2026-11-27T15:00:00Z"], "required"),
+        (
+            ["deadline", "--hours", "4", "--working-days", "1", "--from", "2026-11-27T15:00:00Z"],
+            "not allowed with",
+        ),
+        (["deadline", "--hours", "1e12", "--from", "2026-11-27T15:00:00Z"], "too large"),
+        (["hours", "--at", "tomorrow"], "not an ISO 8601"),
+        (["hours", "--at", "2026-11-23T17:05:00"], "no time zone"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], complaint: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"mash {argv[0]}: ")
+    assert complaint in err
+
+
+def test_bad_calendar_file_gets_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "calendar.toml").write_text('[hub_hours]\nfriday = "08:30-25:00"\n')
+    code = main(
+        [
+            "deadline",
+            "--working-days",
+            "1",
+            "--from",
+            "2026-11-27T15:00:00Z",
+            "--processes",
+            str(tmp_path),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("mash deadline: ")
+    assert 'line 2: hub_hours.friday "08:30-25:00": 25:00 is not a time' in err
+
+
+@pytest.mark.parametrize(
+    ("moment", "lines"),
+    [
+        ("2026-11-23T12:00:00Z", ["First Response Hub: open until 2026-11-23T17:15:00Z"]),
+        (
+            "2026-11-23T17:05:00Z",
+            [
+                "First Response Hub: open until 2026-11-23T17:15:00Z",
+                "Out of Hours service: on duty",
+            ],
+        ),
+        (
+            "2026-11-28T12:00:00Z",
+            [
+                "Out of Hours service: on duty",
+                "First Response Hub: closed, opens 2026-11-30T08:30:00Z",
+            ],
+        ),
+        (
+            "2026-11-27T16:50:00Z",
+            ["Neither service is on duty; First Response Hub: closed, opens 2026-11-30T08:30:00Z"],
+        ),
+    ],
+)
+def test_hours(capsys: pytest.CaptureFixture[str], moment: str, lines: list[str]) -> None:
+    code, out, err = run(capsys, "hours", "--at", moment)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == lines
+
+
+@pytest.mark.parametrize(
+    ("moment", "hub_open", "out_of_hours"),
+    [
+        ("2026-11-23T08:45:00Z", True, True),
+        ("2026-11-23T12:00:00Z", True, False),
+        ("2026-12-25T12:00:00Z", False, True),
+        ("2026-11-27T16:50:00Z", False, False),
+    ],
+)
+def test_hours_json(
+    capsys: pytest.CaptureFixture[str], moment: str, hub_open: bool, out_of_hours: bool
+) -> None:
+    code, out, _ = run(capsys, "hours", "--at", moment, "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "at": moment.replace("+00:00", "Z"),
+        "hub_open": hub_open,
+        "out_of_hours": out_of_hours,
+    }
+
+
+def test_hours_json_reports_at_in_utc(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "hours", "--at", "2026-07-01T09:30:00+01:00", "--json")
+    assert json.loads(out)["at"] == "2026-07-01T08:30:00Z"
+
+
+def _mash_command() -> list[str] | None:
+    script = Path(sys.executable).parent / "mash"
+    if script.exists():
+        return [str(script)]
+    if (Path(__file__).resolve().parents[2] / "engine" / "cli" / "__main__.py").exists():
+        return [sys.executable, "-m", "engine.cli"]
+    return None
+
+
+def test_installed_console_script() -> None:
+    command = _mash_command()
+    if command is None:
+        pytest.skip("neither the mash console script nor engine/cli/__main__.py is installed")
+    common = ["--processes", str(REPOSITORY_PROCESSES)]
+    done = subprocess.run(
+        [*command, "deadline", "--working-hours", "4", "--from", "2026-11-27T15:00:00Z", *common],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "2026-11-30T10:45:00Z\n", "")
+    bad = subprocess.run(
+        [*command, "deadline", "--working-hours", "-1", "--from", "2026-11-27T15:00:00Z", *common],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr.count("\n") == 1
