@@ -1,0 +1,144 @@
+"""Parsing diagrams for the engine: SpiffWorkflow's Camunda parser, with our specs wired in.
+
+The XML is read by our own lxml parser (no entities, no DTD, no network) and handed to
+SpiffWorkflow as a tree, so a hostile file cannot reach the file system or the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    CallActivity,
+    IntermediateCatchEvent,
+    ManualTask,
+    NoneTask,
+    StartEvent,
+)
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CAMUNDA_MODEL_NS,
+    CallActivityParser,
+    CamundaTaskParser,
+    SubWorkflowParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from .specs import TIMER_CLASSES, HandlerTask
+
+CAMUNDA = f"{{{CAMUNDA_MODEL_NS}}}"
+
+
+class UnsafeXML(ValueError):
+    """The file is not plain BPMN XML: a DTD, entities or not XML at all."""
+
+
+def read_xml(content: bytes, filename: str) -> etree._ElementTree:
+    """Parse a diagram without entity expansion, DTDs or network access."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=False,
+    )
+    try:
+        tree = etree.ElementTree(etree.fromstring(content, parser))
+    except etree.XMLSyntaxError as err:
+        raise UnsafeXML(f"{filename}: not well-formed XML: {err.msg} (line {err.lineno})") from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise UnsafeXML(
+            f"{filename}: has a DOCTYPE declaration; BPMN files never need one and it is "
+            "refused for safety (entities can read files or exhaust memory). Save the "
+            "diagram again from the modeller."
+        )
+    return tree
+
+
+def _direct_properties(parser: Any) -> dict[str, str]:
+    """camunda:property pairs of this element only (SpiffWorkflow's `.//` also collects the
+    properties of everything nested inside a sub-process)."""
+    nodes = parser.xpath("./bpmn:extensionElements/camunda:properties/camunda:property")
+    return {node.get("name"): node.get("value") for node in nodes}
+
+
+class _OwnPropertiesMixin:
+    def parse_extensions(self, node: Any = None) -> dict[str, str]:
+        return _direct_properties(self)
+
+
+class _ClockTimerMixin(_OwnPropertiesMixin):
+    def parse_timer_event(self, event: Any) -> Any:
+        definition = super().parse_timer_event(event)  # type: ignore[misc]
+        ours = TIMER_CLASSES[type(definition)]
+        return ours(definition.name, definition.expression, description=definition.description)
+
+
+class StartEventParser(_ClockTimerMixin, CamundaStartEventParser):
+    pass
+
+
+class IntermediateCatchEventParser(_ClockTimerMixin, CamundaIntermediateCatchEventParser):
+    pass
+
+
+class BoundaryEventParser(_ClockTimerMixin, CamundaBoundaryEventParser):
+    pass
+
+
+class ServiceTaskParser(_OwnPropertiesMixin, TaskParser):
+    def create_task(self) -> HandlerTask:
+        topic = self.node.get(f"{CAMUNDA}topic")
+        return HandlerTask(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
+
+
+class OwnUserTaskParser(_OwnPropertiesMixin, UserTaskParser):
+    pass
+
+
+class OwnTaskParser(_OwnPropertiesMixin, CamundaTaskParser):
+    pass
+
+
+class OwnSubWorkflowParser(_OwnPropertiesMixin, SubWorkflowParser):
+    pass
+
+
+class OwnCallActivityParser(_OwnPropertiesMixin, CallActivityParser):
+    pass
+
+
+class MashParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (ServiceTaskParser, HandlerTask),
+        full_tag("userTask"): (OwnUserTaskParser, UserTask),
+        full_tag("task"): (OwnTaskParser, NoneTask),
+        full_tag("manualTask"): (OwnTaskParser, ManualTask),
+        full_tag("subProcess"): (OwnSubWorkflowParser, CallActivity),
+        full_tag("callActivity"): (OwnCallActivityParser, CallActivity),
+        full_tag("startEvent"): (StartEventParser, StartEvent),
+        full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
+    }
+
+    def __init__(self) -> None:
+        super().__init__(validator=_validator())
+
+
+_VALIDATOR: BpmnValidator | None = None
+
+
+def _validator() -> BpmnValidator:
+    """The BPMN 2.0 XSD, loaded once (it takes a noticeable fraction of a second)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()
+    return _VALIDATOR

@@ -1,0 +1,104 @@
+"""The script engine a workflow runs with: safe expressions, the engine's clock and calendar,
+and the bridge from service tasks to registered handlers.
+
+One is made for each command on an instance, bound to that command's services, so nothing
+is shared between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+
+from ..clock import Clock, as_utc, iso_z
+from ..expressions import ExpressionEnvironment, compile_checked
+
+if TYPE_CHECKING:
+    from ..calendar import WorkingCalendar
+
+HandlerRunner = Callable[[Any, str | None], None]
+
+
+def parse_local_time(text: str) -> time:
+    try:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, AttributeError):
+        raise ValueError(f"{text!r} is not a time of day; write HH:MM, e.g. \"10:00\"") from None
+
+
+def _since(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            raise ValueError(f"since={value!r} is not an ISO 8601 instant") from None
+    raise ValueError(f"since= must be an instant, not {type(value).__name__}")
+
+
+def diagram_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
+    """What a diagram's expressions may call, besides plain data builtins."""
+
+    def start(since: Any) -> datetime:
+        return _since(since) or clock.now()
+
+    def working_hours(n: float, since: Any = None) -> str:
+        return iso_z(calendar.working_hours(n, start(since)))
+
+    def working_days(n: int, since: Any = None) -> str:
+        return iso_z(calendar.working_days(n, start(since)))
+
+    def hours(n: float, since: Any = None) -> str:
+        return iso_z(calendar.hours(n, start(since)))
+
+    def now() -> str:
+        return iso_z(clock.now())
+
+    def is_hub_open(at: Any = None) -> bool:
+        return calendar.is_hub_open(start(at))
+
+    def is_out_of_hours(at: Any = None) -> bool:
+        return calendar.is_out_of_hours(start(at))
+
+    def each_working_day(at: str) -> dict[str, str]:
+        parse_local_time(at)  # refuse a bad time when the timer is set, not when it fires
+        return {"working_days_at": at}
+
+    return {
+        "working_hours": working_hours, "working_days": working_days, "hours": hours,
+        "now": now, "is_hub_open": is_hub_open, "is_out_of_hours": is_out_of_hours,
+        "each_working_day": each_working_day,
+    }
+
+
+class MashScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    def __init__(
+        self, clock: Clock, calendar: WorkingCalendar, run_handler: HandlerRunner | None = None,
+        functions: dict[str, Callable[..., Any]] | None = None,
+    ) -> None:
+        functions = functions if functions is not None else diagram_functions(clock, calendar)
+        super().__init__(environment=ExpressionEnvironment(functions))
+        self.clock = clock
+        self.calendar = calendar
+        self._run_handler = run_handler
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def next_working_day_at(self, after: datetime, local: str) -> datetime:
+        return self.calendar.next_working_day_at(after, parse_local_time(local))
+
+    def validate(self, expression: str) -> None:
+        compile_checked(expression, "eval")
+
+    def run_handler(self, task: Any, topic: str | None) -> None:
+        if self._run_handler is None:
+            raise RuntimeError("this workflow was loaded without handlers; it cannot run them")
+        self._run_handler(task, topic)

@@ -1,0 +1,175 @@
+"""Our task specs and timer events for SpiffWorkflow: subclasses, registered through the parser.
+
+- `HandlerTask`: a service task bound by its topic (Camunda Modeler: Implementation
+  "External", Topic) to a Python handler registered in the engine.
+- Timer events that read the engine's clock (SpiffWorkflow's own read the wall clock) and
+  accept the calendar functions' instants: `working_hours(4)` works in a timeDate and in a
+  timeDuration, and `each_working_day("10:00")` in a timeCycle.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+
+from ..clock import as_utc
+
+if TYPE_CHECKING:
+    from .script_engine import MashScriptEngine
+
+
+class HandlerTask(ServiceTask):
+    """A service task run by the handler registered under `topic`."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, topic: str | None = None, **kwargs: Any):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+
+    def _execute(self, task: Any) -> bool:
+        engine: MashScriptEngine = task.workflow.script_engine
+        engine.run_handler(task, self.topic)
+        return True
+
+
+# A timer written as Camunda does, a bare ISO 8601 value (PT4H, R/PT1H, 2026-11-23T10:00Z),
+# is taken as it is; anything else is an expression (working_hours(4), "P" + days + "D").
+_ISO_LITERAL = re.compile(r"^(R\d*/)?(P[\dWYMDTHS.,]+|\d{4}-\d{2}-\d{2}T[\d:.+\-Z]+)"
+                          r"(/(P[\dWYMDTHS.,]+|\d{4}-\d{2}-\d{2}T[\d:.+\-Z]+))?$")
+
+
+def is_iso_literal(expression: str) -> bool:
+    return bool(_ISO_LITERAL.match(expression.strip()))
+
+
+def timer_value(my_task: Any, expression: str) -> Any:
+    if is_iso_literal(expression):
+        return expression.strip()
+    return _engine(my_task).evaluate(my_task, expression)
+
+
+def _engine(my_task: Any) -> MashScriptEngine:
+    return my_task.workflow.script_engine  # type: ignore[no-any-return]
+
+
+def instant(value: Any) -> datetime:
+    """An expression's result read as an instant; naive times are refused, not guessed."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 instant") from None
+        return as_utc(parsed)
+    raise ValueError(f"a timer expression gave {type(value).__name__}, not an instant")
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+class ClockTimeDate(TimeDateEventDefinition):
+    """timeDate: the expression gives the due instant (e.g. `working_days(1, since=received_at)`)."""
+
+    def has_fired(self, my_task: Any) -> bool:
+        due = my_task._get_internal_data("event_value")
+        if due is None:
+            due = _iso(instant(timer_value(my_task, self.expression)))
+            my_task._set_internal_data(event_value=due)
+        # Due means due: a timer fires at its instant, not the moment after.
+        if datetime.fromisoformat(due) <= _engine(my_task).now():
+            my_task._set_internal_data(event_fired=True)
+        return bool(my_task._get_internal_data("event_fired", False))
+
+
+class ClockDuration(DurationTimerEventDefinition):
+    """timeDuration: an ISO 8601 duration of elapsed time from when the timer is reached, or
+    an instant from a calendar function (`working_hours(4)`)."""
+
+    def has_fired(self, my_task: Any) -> bool:
+        engine = _engine(my_task)
+        due = my_task._get_internal_data("event_value")
+        if due is None:
+            value = timer_value(my_task, self.expression)
+            if isinstance(value, str) and value.strip().upper().startswith("P"):
+                parsed = TimerEventDefinition.parse_iso_duration(value.strip())
+                start = engine.now()
+                due = _iso(start + TimerEventDefinition.get_timedelta_from_start(parsed, start))
+            else:
+                due = _iso(instant(value))
+            my_task._set_internal_data(event_value=due)
+        if datetime.fromisoformat(due) <= engine.now():
+            my_task._set_internal_data(event_fired=True)
+        return bool(my_task._get_internal_data("event_fired", False))
+
+
+class ClockCycle(CycleTimerEventDefinition):
+    """timeCycle: an ISO 8601 repeating interval (`R3/PT1H`, `R/2026-11-23T10:00:00Z/P1D`),
+    or `each_working_day("10:00")` for the Hub's working days at a local time."""
+
+    def cycle_complete(self, my_task: Any) -> bool:
+        engine = _engine(my_task)
+        state = my_task._get_internal_data("event_value")
+        if state is None:
+            state = self._first(my_task)
+        ready = False
+        if state["cycles"] != 0:
+            due = datetime.fromisoformat(state["next"])
+            if due <= engine.now():
+                state["next"] = _iso(self._after(engine, state, due))
+                state["cycles"] -= 1
+                ready = True
+        else:
+            my_task.internal_data.pop("event_value", None)
+            my_task.internal_data["event_fired"] = True
+        my_task._set_internal_data(event_value=state)
+        return ready
+
+    def _first(self, my_task: Any) -> dict[str, Any]:
+        engine = _engine(my_task)
+        value = timer_value(my_task, self.expression)
+        if isinstance(value, dict) and "working_days_at" in value:
+            first = engine.next_working_day_at(engine.now(), value["working_days_at"])
+            return {"cycles": -1, "next": _iso(first), "working_days_at": value["working_days_at"]}
+        cycles, start, duration = self._parse(value, engine.now())
+        return {"cycles": cycles, "next": _iso(start), "duration": duration.total_seconds()}
+
+    @staticmethod
+    def _parse(expression: Any, now: datetime) -> tuple[int, datetime, timedelta]:
+        if not isinstance(expression, str) or not expression.upper().startswith("R"):
+            raise ValueError(f"{expression!r} is not a repeating interval such as R/PT1H")
+        components = expression.upper().replace("--", "/").strip("R").split("/")
+        cycles = int(components[0]) if components[0] else -1
+        if len(components) == 2:  # R/duration: the first one a duration from now
+            parsed = TimerEventDefinition.parse_iso_duration(components[1])
+            duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
+            return cycles, now + duration, duration
+        return TimerEventDefinition.parse_iso_recurring_interval(expression)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _after(engine: MashScriptEngine, state: dict[str, Any], due: datetime) -> datetime:
+        if "working_days_at" in state:
+            return engine.next_working_day_at(due, state["working_days_at"])
+        return due + timedelta(seconds=state["duration"])
+
+    def details(self, my_task: Any) -> PendingBpmnEvent:
+        state = my_task._get_internal_data("event_value")
+        value = state["next"] if state is not None and state["cycles"] != 0 else None
+        return PendingBpmnEvent(self.name, self.__class__.__name__, value)
+
+
+TIMER_CLASSES: dict[type[TimerEventDefinition], type[TimerEventDefinition]] = {
+    TimeDateEventDefinition: ClockTimeDate,
+    DurationTimerEventDefinition: ClockDuration,
+    CycleTimerEventDefinition: ClockCycle,
+}

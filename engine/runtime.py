@@ -1,0 +1,421 @@
+"""Running one instance: start it, complete a person's task, fire its timers, retry it.
+
+Works on a SpiffWorkflow workflow in memory and reports what changed (`Advance`): the
+elements completed, in order, with the sequence flow that led to each; the open human tasks
+with their role, form and due time; the deadlines armed, met, breached; the instance's
+state, outcome and next due time. The service layer persists that in one transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from .bpmn.script_engine import MashScriptEngine
+from .bpmn.specs import HandlerTask, instant
+from .bpmn.state import StateWriter
+from .diagrams import Element, ProcessModel
+
+ENGINE = "engine"
+
+
+class TaskNotOpen(Exception):
+    """The task is not waiting for a person (completed already, cancelled, or unknown)."""
+
+
+@dataclass
+class Version:
+    """A deployed version of a process, ready to run: the spec, parsed once, and what the
+    engine reads from its diagrams."""
+
+    id: int
+    process_id: str
+    number: int
+    hash: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    models: dict[str, ProcessModel]  # every process this version may run, by id
+    elements: dict[tuple[str, str], Element] = field(default_factory=dict)
+
+    flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for model in self.models.values():
+            for element in model.elements.values():
+                self.elements[(model.file, element.id)] = element
+            for flow_id, (source, target) in model.flows.items():
+                self.flows.setdefault((model.file, source, target), flow_id)
+
+    def element(self, task: Task) -> Element | None:
+        bpmn_id = task.task_spec.bpmn_id
+        if bpmn_id is None:
+            return None
+        return self.elements.get((task.workflow.spec.file, bpmn_id))
+
+    def flow(self, task: Task, source: str) -> str | None:
+        return self.flows.get((task.workflow.spec.file, source, task.task_spec.bpmn_id))
+
+
+@dataclass
+class Deadline:
+    name: str
+    element_id: str
+    timer_task_id: str
+    activity_task_id: str | None
+    started_at: datetime
+    due: datetime
+    done_at: datetime | None = None
+    breached_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    met: bool | None = None
+    id: str | None = None
+    changed: bool = True
+
+    @property
+    def open(self) -> bool:
+        return self.done_at is None and self.cancelled_at is None and self.met is None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can happen to it."""
+        return self.done_at is not None or self.cancelled_at is not None or (
+            self.breached_at is not None and self.activity_task_id is None)
+
+
+@dataclass
+class Step:
+    at: datetime
+    actor: str
+    action: str
+    element_id: str | None
+    element_name: str | None = None
+    flow_id: str | None = None
+    role: str | None = None
+    changes: dict[str, Any] | None = None
+
+
+@dataclass
+class OpenTask:
+    id: str
+    element_id: str
+    name: str
+    role: str
+    form: list[dict[str, Any]]
+    due: datetime | None
+
+
+@dataclass
+class Advance:
+    steps: list[Step]
+    open_tasks: list[OpenTask]
+    state: str
+    outcome: str | None
+    summary: dict[str, Any]
+    next_due: datetime | None
+    waiting_for: str | None
+    error: str | None
+
+
+@dataclass
+class Live:
+    """An instance in memory: its workflow and its deadline records."""
+
+    id: str
+    version: Version
+    workflow: BpmnWorkflow
+    deadlines: list[Deadline]
+    outcome: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    open_tasks: dict[str, datetime | None] | None = None  # as stored; None: not yet read
+    writer: StateWriter = field(default_factory=StateWriter)
+
+
+HandlerRunner = Callable[[Task, str | None], None]
+
+SUMMARY_FIELDS = ("rag", "flags")
+
+
+def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def _task(workflow: BpmnWorkflow, task_id: str | None) -> Task | None:
+    if task_id is None:
+        return None
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, KeyError):
+        return None
+
+
+class Runner:
+    """Carries out one command on one instance at the clock's current instant."""
+
+    def __init__(self, live: Live, engine: MashScriptEngine, actor: str) -> None:
+        self.live = live
+        self.workflow = live.workflow
+        self.engine = engine
+        self.actor = actor
+        self.now = engine.now()
+        self.workflow.script_engine = engine
+        self._done_before = {t.id for t in all_tasks(self.workflow)
+                             if t.state == TaskState.COMPLETED}
+        self.steps: list[Step] = []
+
+    # -- commands -----------------------------------------------------------------------
+
+    def start(self) -> Advance:
+        self.steps.append(Step(self.now, self.actor, "started", None))
+        return self._advance()
+
+    def complete(self, task_id: str, values: dict[str, Any]) -> Advance:
+        due = self._next_due()
+        if due is not None and due <= self.now:
+            self._run_engine()  # timers that fell due fire before the person's work lands
+        task = _task(self.workflow, task_id)
+        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
+            raise TaskNotOpen(task_id)
+        task.data.update(copy.deepcopy(values))
+        task.run()
+        self._record(task, actor=self.actor, changes=dict(values))
+        return self._advance()
+
+    def fire_timers(self) -> Advance:
+        return self._advance()
+
+    def retry(self) -> Advance:
+        for task in all_tasks(self.workflow):
+            if task.state == TaskState.ERROR:
+                if isinstance(task.task_spec, CatchingEvent):
+                    task.internal_data.pop("event_value", None)
+                    task.internal_data.pop("error", None)
+                    task._set_state(TaskState.WAITING)
+                    task.task_spec._update(task)
+                else:
+                    task._set_state(TaskState.READY)
+        self.steps.append(Step(self.now, self.actor, "retried", None))
+        return self._advance()
+
+    # -- the engine loop ----------------------------------------------------------------
+
+    def _run_engine(self) -> str | None:
+        """Run every automatic step that can run now; the error of a step that failed."""
+        workflow = self.workflow
+        try:
+            while True:
+                while workflow._do_engine_steps():
+                    pass
+                waiting = list(workflow.event_manager.tasks.values())
+                workflow.refresh_timers()
+                if not any(t.state == TaskState.READY for t in waiting):
+                    break
+        except Exception as err:
+            if not any(t.state == TaskState.ERROR for t in all_tasks(workflow)):
+                raise  # not a step's failure: the command fails and nothing is kept
+            return _describe(err)
+        return None
+
+    def _advance(self) -> Advance:
+        error = self._run_engine()
+        finished: list[Task] = []
+        open_user_tasks: list[Task] = []
+        timers: list[Task] = []
+        failed: Task | None = None
+        for task in all_tasks(self.workflow):
+            state = task.state
+            if state == TaskState.COMPLETED:
+                if task.id not in self._done_before:
+                    finished.append(task)
+            elif state == TaskState.READY:
+                if isinstance(task.task_spec, UserTask):
+                    open_user_tasks.append(task)
+            elif state == TaskState.ERROR and failed is None:
+                failed = task
+            spec = task.task_spec
+            if isinstance(spec, CatchingEvent) and "deadline" in getattr(spec, "extensions", {}) \
+                    and isinstance(spec.event_definition, TimerEventDefinition):
+                timers.append(task)
+        self._collect_steps(finished)
+        self._track_deadlines(timers)
+        if error is None and failed is not None:
+            error = str(failed.internal_data.get("error", "a step failed"))
+        if error is not None:
+            state_name = "incident"
+        elif self.workflow.completed:
+            state_name = "completed"
+        else:
+            state_name = "waiting"
+        return Advance(
+            steps=self.steps, open_tasks=self._open_tasks(open_user_tasks), state=state_name,
+            outcome=self.live.outcome, summary=dict(self.live.summary),
+            next_due=self._next_due(), waiting_for=self._waiting_for(), error=error,
+        )
+
+    # -- what happened ------------------------------------------------------------------
+
+    def _collect_steps(self, finished: list[Task]) -> None:
+        finished.sort(key=lambda t: t.last_state_change)
+        for task in finished:
+            self._done_before.add(task.id)
+            if task.task_spec.bpmn_id is None:
+                continue
+            changes = None
+            if isinstance(task.task_spec, HandlerTask | ScriptTask):
+                parent = task.parent.data if task.parent is not None else {}
+                changes = {k: v for k, v in task.data.items() if parent.get(k, _MISSING) != v}
+            self._record(task, actor=ENGINE, changes=changes)
+
+    def _record(self, task: Task, actor: str, changes: dict[str, Any] | None) -> None:
+        element = self.live.version.element(task)
+        source = _previous_element(task)
+        flow = self.live.version.flow(task, source) if source else None
+        self.steps.append(Step(
+            at=self.now, actor=actor, action="completed", element_id=task.task_spec.bpmn_id,
+            element_name=element.name if element else None, flow_id=flow,
+            role=element.role if element else None, changes=changes,
+        ))
+        self._done_before.add(task.id)
+        if element is not None and element.tag == "endEvent" and "outcome" in element.properties:
+            self.live.outcome = element.properties["outcome"]
+        for name in SUMMARY_FIELDS:
+            if name in task.data:
+                self.live.summary[name] = copy.deepcopy(task.data[name])
+
+    def _track_deadlines(self, timers: list[Task]) -> None:
+        known = {d.timer_task_id for d in self.live.deadlines}
+        for task in timers:
+            if (str(task.id) not in known
+                    and task.state in (TaskState.WAITING, TaskState.COMPLETED)
+                    and task._get_internal_data("event_value") is not None):
+                self.live.deadlines.append(self._new_deadline(task))
+        for deadline in self.live.deadlines:
+            if not deadline.settled:
+                self._update_deadline(deadline)
+
+    def _new_deadline(self, timer: Task) -> Deadline:
+        spec = timer.task_spec
+        since = spec.extensions.get("since")
+        started = self.now
+        if since:
+            started = instant(self.engine.evaluate(timer, since))
+        activity = None
+        if timer.parent is not None and timer.parent.task_spec.__class__.__name__ == "BoundaryEventSplit":
+            activity = next((c for c in timer.parent.children
+                             if not isinstance(c.task_spec, CatchingEvent)), None)
+        return Deadline(
+            name=spec.extensions["deadline"], element_id=spec.bpmn_id,
+            timer_task_id=str(timer.id),
+            activity_task_id=str(activity.id) if activity is not None else None,
+            started_at=started, due=instant(timer._get_internal_data("event_value")),
+        )
+
+    def _update_deadline(self, deadline: Deadline) -> None:
+        timer = _task(self.workflow, deadline.timer_task_id)
+        activity = _task(self.workflow, deadline.activity_task_id)
+        if deadline.breached_at is None and timer is not None and timer.state == TaskState.COMPLETED:
+            deadline.breached_at = self.now
+            deadline.met = False
+            deadline.changed = True
+            self.steps.append(Step(self.now, "timer", "deadline_breached", deadline.element_id,
+                                   deadline.name))
+        if activity is not None:
+            if activity.state == TaskState.COMPLETED and deadline.done_at is None:
+                deadline.done_at = self.now
+                deadline.met = deadline.breached_at is None and self.now <= deadline.due
+                deadline.changed = True
+            elif activity.state == TaskState.CANCELLED and deadline.breached_at is None:
+                deadline.cancelled_at = self.now
+                deadline.changed = True
+        elif timer is not None and timer.state == TaskState.CANCELLED and deadline.breached_at is None:
+            # a timer raced against the work (event-based gateway) and the work won
+            deadline.done_at = self.now
+            deadline.met = self.now <= deadline.due
+            deadline.changed = True
+        elif timer is None and deadline.breached_at is None and deadline.done_at is None:
+            deadline.cancelled_at = self.now
+            deadline.changed = True
+
+    def _open_tasks(self, ready: list[Task]) -> list[OpenTask]:
+        found = []
+        open_deadlines = [d for d in self.live.deadlines if d.done_at is None
+                          and d.cancelled_at is None and d.activity_task_id]
+        for task in ready:
+            element = self.live.version.element(task)
+            if element is None:
+                continue
+            dues = []
+            if open_deadlines:
+                lineage = _lineage(task)
+                dues = [d.due for d in open_deadlines if d.activity_task_id in lineage]
+            found.append(OpenTask(
+                id=str(task.id), element_id=element.id, name=element.name or element.id,
+                role=element.role or "", form=element.form, due=min(dues) if dues else None,
+            ))
+        return found
+
+    def _next_due(self) -> datetime | None:
+        dues = []
+        for pending in self.workflow.waiting_events():
+            if pending.event_type in ("ClockTimeDate", "ClockDuration", "ClockCycle") and pending.value:
+                dues.append(instant(pending.value))
+        return min(dues) if dues else None
+
+    def _waiting_for(self) -> str | None:
+        for pending in self.workflow.waiting_events():
+            if pending.event_type == "MessageEventDefinition":
+                return str(pending.name)
+        return None
+
+
+_MISSING = object()
+
+
+def _previous_element(task: Task) -> str | None:
+    """The nearest earlier BPMN element in the task tree: the source of the flow taken.
+    A boundary event has none: it is attached to its activity, not reached by a flow."""
+    child, parent = task, task.parent
+    while parent is not None:
+        if parent.task_spec.__class__.__name__ == "BoundaryEventSplit" and \
+                isinstance(child.task_spec, CatchingEvent):
+            return None
+        if parent.task_spec.bpmn_id is not None:
+            return str(parent.task_spec.bpmn_id)
+        child, parent = parent, parent.parent
+    return None
+
+
+def _lineage(task: Task) -> set[str]:
+    """The ids of a task and everything it sits inside (its sub-process tasks included)."""
+    found: set[str] = set()
+    current: Task | None = task
+    while current is not None:
+        found.add(str(current.id))
+        parent = current.parent
+        if parent is None:
+            workflow = current.workflow
+            parent_id = getattr(workflow, "parent_task_id", None)
+            parent = workflow.top_workflow.get_task_from_id(parent_id) if parent_id else None
+        current = parent
+    return found
+
+
+def _describe(err: BaseException) -> str:
+    message = str(err) or err.__class__.__name__
+    cause = getattr(err, "exception", None) or err.__cause__
+    if cause is not None and str(cause) not in message:
+        message = f"{message}: {cause}"
+    return message[:2000]

@@ -1,0 +1,349 @@
+"""The database: tables, connection set-up and the unit of work.
+
+SQLAlchemy Core on SQLite (the default, a file created on first use) or PostgreSQL. Every
+command on an instance is one transaction (`Store.transaction()`): the workflow state, its
+open tasks, deadlines, history and outbox commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Instants are stored in UTC and always come back timezone-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# The diagram files as deployed, once per distinct content.
+diagram_files = sa.Table(
+    "diagram_files", metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("filename", sa.String(256), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+)
+
+# A version of a process: the files it needs (its own and those it calls), by hash.
+process_versions = sa.Table(
+    "process_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process_id", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(256)),
+    sa.Column("files", sa.JSON, nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("process_id", "version"),
+    sa.UniqueConstraint("process_id", "hash"),
+)
+
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("process_id", sa.String(128), nullable=False),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("process_versions.id"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running waiting incident completed
+    sa.Column("outcome", sa.String(64)),
+    sa.Column("rag", sa.String(8)),
+    sa.Column("flags", sa.JSON, nullable=False, default=list),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("next_due", UTCDateTime, index=True),  # the soonest timer or retry
+    sa.Column("waiting_for", sa.String(128), index=True),  # a message it waits for
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("about", sa.String(36)),  # the instance a disagreement is about
+    sa.Column("reference", sa.String(64)),  # the caller's own id (scenario contact id)
+    sa.Column("row_version", sa.Integer, nullable=False),
+    sa.Column("workflow", sa.LargeBinary, nullable=False),  # engine.bpmn.state
+    sa.Index("ix_instances_state", "state"),
+)
+
+human_tasks = sa.Table(
+    "human_tasks", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the SpiffWorkflow task id
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("element_id", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("role", sa.String(128), nullable=False),
+    sa.Column("form", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("due", UTCDateTime),
+    sa.Column("status", sa.String(16), nullable=False),  # open | completed | cancelled
+    sa.Column("completed_at", UTCDateTime),
+    sa.Column("completed_by", sa.String(128)),
+    sa.Index("ix_human_tasks_open", "status", "role"),
+    sa.Index("ix_human_tasks_instance", "instance_id"),
+)
+
+deadlines = sa.Table(
+    "deadlines", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("element_id", sa.String(128), nullable=False),  # the timer event
+    sa.Column("timer_task_id", sa.String(36), nullable=False),
+    sa.Column("activity_task_id", sa.String(36)),  # what the timer is attached to
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("due", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
+    sa.Column("breached_at", UTCDateTime),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("met", sa.Boolean),
+    sa.Index("ix_deadlines_instance", "instance_id"),
+    sa.Index("ix_deadlines_open", "done_at", "due"),
+)
+
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id")),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(256), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_notifications_unsent", "sent_at"),
+    sa.Index("ix_notifications_instance", "instance_id"),
+)
+
+# Append-only: what happened, when, by whom, and which data it changed.
+history = sa.Table(
+    "history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.String(36), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("element_id", sa.String(128)),
+    sa.Column("element_name", sa.String(256)),
+    sa.Column("flow_id", sa.String(128)),  # the sequence flow that led to the element
+    sa.Column("role", sa.String(128)),
+    sa.Column("changes", sa.JSON),
+    sa.Index("ix_history_instance", "instance_id", "id"),
+)
+
+# The engine's own case records (behind handlers.case_records' adapter).
+children = sa.Table(
+    "children", metadata,
+    sa.Column("child_id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # open | closed
+    sa.Column("allocated_worker", sa.String(256)),
+    sa.Column("worker_email", sa.String(256)),
+    sa.Column("team", sa.String(256)),
+    sa.Column("closed_on", sa.Date),
+    sa.Column("last_worker", sa.String(256)),
+    sa.Column("last_worker_until", sa.Date),
+)
+
+case_notes = sa.Table(
+    "case_notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("child_id", sa.String(64)),
+    sa.Column("instance_id", sa.String(36)),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_case_notes_child", "child_id"),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+idempotency = sa.Table(
+    "idempotency", metadata,
+    sa.Column("token_id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def _sqlite_synchronous() -> str:
+    """FULL by default: a commit is on disk before the caller hears "accepted", even across a
+    power cut. NORMAL (MASH_SQLITE_SYNCHRONOUS=NORMAL) survives a crash of the service but
+    may lose the last commits in a power cut; faster where disks are slow."""
+    value = os.environ.get("MASH_SQLITE_SYNCHRONOUS", "FULL").upper()
+    if value not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"MASH_SQLITE_SYNCHRONOUS={value}: use FULL, NORMAL or EXTRA")
+    return value
+
+
+def make_engine(url: str) -> Engine:
+    """An SQLAlchemy engine for `url`, with SQLite made safe for a durable service."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        # Connections are always committed or rolled back by Store.transaction, so the pool
+        # need not roll back again on their return.
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  pool_reset_on_return=None)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets readers run beside the writer; FULL makes each commit durable against
+            # a power cut as well as a crash; foreign keys are off by default in SQLite.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if url not in ("sqlite://", "sqlite:///:memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # Checkpoint the log into the database every ~40 MB rather than every 4 MB:
+                # fewer, larger checkpoints; commits stay small appends to the log.
+                cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute(f"PRAGMA synchronous={_sqlite_synchronous()}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A writer takes the write lock at the start, so two writers queue instead of
+            # deadlocking on lock upgrade; readers begin deferred and never block a writer.
+            readonly = conn.get_execution_options().get("mash_readonly", False)
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Store:
+    """Owns the database connection pool; hands out one transaction per unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def create(self) -> None:
+        """Create the tables if they are missing (a new SQLite file needs no set-up)."""
+        metadata.create_all(self.engine)
+        with self.transaction() as conn:
+            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
+            if found is None:
+                conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+            elif int(found) != SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database schema is version {found}; this engine needs {SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(mash_readonly=True) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Prepared:
+    """A hot-path write, compiled once per dialect and set of columns, then run straight on
+    the DBAPI cursor of the current transaction.
+
+    SQLAlchemy's Core costs about 0.1 ms a statement in building and checking; a command
+    writes half a dozen, so the engine's few hot writes skip that and keep SQLAlchemy's own
+    type handling (its compiled bind processors: UTC instants, JSON)."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, frozenset[str]], tuple[str, Any, Any]] = {}
+
+    def _compile(self, dialect: Any, keys: frozenset[str]) -> tuple[str, Any, Any]:
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            compiled = self.statement.compile(
+                dialect=dialect, column_keys=sorted(keys) if self.statement.is_dml else None)
+            processors = dict(compiled._bind_processors)
+            found = (compiled.string, compiled.positiontup, processors)
+            self._compiled[(dialect.name, keys)] = found
+        return found
+
+    def _params(self, row: dict[str, Any], order: Any, processors: Any) -> Any:
+        if order is None:  # named parameters (psycopg)
+            return {k: (processors[k](v) if v is not None and k in processors else v)
+                    for k, v in row.items()}
+        values = []
+        for key in order:
+            value = row[key]
+            if value is not None and key in processors:
+                value = processors[key](value)
+            values.append(value)
+        return values
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> int:
+        """Run once; returns the number of rows changed."""
+        sql, order, processors = self._compile(conn.dialect, frozenset(params))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._params(params, order, processors))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def fetch_one(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """A select's first row as the driver gives it: select only columns that need no
+        conversion (numbers, text, comparisons)."""
+        sql, order, processors = self._compile(conn.dialect, frozenset(params))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._params(params, order, processors))
+            row = cursor.fetchone()
+            return None if row is None else tuple(row)
+        finally:
+            cursor.close()
+
+    def execute_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, order, processors = self._compile(conn.dialect, frozenset(rows[0]))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, [self._params(r, order, processors) for r in rows])
+        finally:
+            cursor.close()
