@@ -79,6 +79,7 @@ class ProcessModel:
     elements: dict[str, Element] = field(default_factory=dict)
     flows: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (source, target)
     calls: set[str] = field(default_factory=set)
+    start_timer: str | None = None  # the timer of a timer start event: started on schedule
 
     def flow_between(self, source: str, target: str) -> str | None:
         for flow_id, (src, tgt) in self.flows.items():
@@ -185,6 +186,11 @@ def read_models(root: Any, filename: str) -> dict[str, ProcessModel]:
                 )
                 if local == "callActivity" and node.get("calledElement"):
                     model.calls.add(node.get("calledElement"))
+        for start in process.findall(f"{BPMN}startEvent"):
+            timer = start.find(f"{BPMN}timerEventDefinition")
+            if timer is not None:
+                value = next((c.text for c in timer if isinstance(c.tag, str) and c.text), None)
+                model.start_timer = value.strip() if value else None
         models[model.id] = model
     return models
 

@@ -1,10 +1,11 @@
-"""The role directory: who a notification to a role reaches (`processes/directory.toml`).
+"""The directory: who a notification reaches (`processes/directory.toml`, beside the diagrams).
 
-    [roles]
-    "MASH Team Manager" = ["mash.managers@bcp.invalid"]
+- `[roles]`: a role (lane name) -> its shared mailbox(es)
+- `[authorities]`: a neighbouring local authority -> its children's front door
+- `[teams.NAME]`: a case-holding team -> `manager`, `assistant_manager`, `business_support`
 
-A process owner edits it beside the diagrams; a role missing from it is an error at the
-step that needs it, naming the role, never a silent drop.
+A process owner edits it; a name missing from it is an error at the step that needs it,
+naming what to add, never a silently dropped notification.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DIRECTORY_FILE = "directory.toml"
+TEAM_KEYS = ("manager", "assistant_manager", "business_support")
 
 
 class DirectoryError(ValueError):
@@ -23,13 +26,32 @@ class DirectoryError(ValueError):
 @dataclass
 class RoleDirectory:
     roles: dict[str, list[str]] = field(default_factory=dict)
+    authorities: dict[str, str] = field(default_factory=dict)
+    teams: dict[str, dict[str, str]] = field(default_factory=dict)
     source: str = DIRECTORY_FILE
 
     def addresses(self, role: str) -> list[str]:
         found = self.roles.get(role)
         if not found:
-            raise DirectoryError(f"no address for role {role!r} in {self.source}; add it there")
+            raise DirectoryError(f"no address for role {role!r} in {self.source}; add it under [roles]")
         return list(found)
+
+    def authority(self, name: str) -> str:
+        found = self.authorities.get(name)
+        if not found:
+            raise DirectoryError(
+                f"no front door address for {name!r} in {self.source}; add it under [authorities]")
+        return found
+
+    def team(self, name: str) -> dict[str, str]:
+        found = self.teams.get(name)
+        if not found:
+            raise DirectoryError(f"no team {name!r} in {self.source}; add [teams.\"{name}\"]")
+        return dict(found)
+
+
+def _email(value: Any) -> bool:
+    return isinstance(value, str) and "@" in value and " " not in value.strip()
 
 
 def load_directory(processes: Path) -> RoleDirectory:
@@ -40,14 +62,26 @@ def load_directory(processes: Path) -> RoleDirectory:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise DirectoryError(f"{path}: {err}") from None
-    unknown = set(document) - {"roles"}
+    unknown = set(document) - {"roles", "authorities", "teams"}
     if unknown:
-        raise DirectoryError(f"{path}: unknown section {sorted(unknown)[0]!r}; only [roles]")
+        raise DirectoryError(f"{path}: unknown section [{sorted(unknown)[0]}]; "
+                             "use [roles], [authorities] and [teams.NAME]")
     roles: dict[str, list[str]] = {}
     for role, value in document.get("roles", {}).items():
         addresses = [value] if isinstance(value, str) else value
-        if not isinstance(addresses, list) or not all(
-                isinstance(a, str) and "@" in a for a in addresses):
+        if not isinstance(addresses, list) or not addresses or not all(map(_email, addresses)):
             raise DirectoryError(f"{path}: role {role!r}: give an email address or a list of them")
         roles[role] = addresses
-    return RoleDirectory(roles, str(path))
+    authorities: dict[str, str] = {}
+    for name, value in document.get("authorities", {}).items():
+        if not _email(value):
+            raise DirectoryError(f"{path}: authority {name!r}: give its email address")
+        authorities[name] = value
+    teams: dict[str, dict[str, str]] = {}
+    for name, value in document.get("teams", {}).items():
+        if not isinstance(value, dict) or set(value) - set(TEAM_KEYS) or \
+                not all(map(_email, value.values())):
+            raise DirectoryError(f"{path}: team {name!r}: give {', '.join(TEAM_KEYS)} as email "
+                                 "addresses")
+        teams[name] = value
+    return RoleDirectory(roles, authorities, teams, str(path))

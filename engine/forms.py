@@ -5,7 +5,8 @@ Field types are Camunda's: `string`, `long`, `boolean`, `date`, `enum`. Extras, 
 properties in the modeller: `multiple` = `true` on an enum takes a list of its values;
 `required_when` = an expression over the task data and the submitted values
 (`consent_decision == "overridden"`). Validation constraints: `required`, `min`, `max`,
-`minlength`, `maxlength`.
+`minlength`, `maxlength`. `valid_when` = an expression the submitted values must make
+hold, with `invalid_message` saying what is wrong.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def read_field(node: Any) -> dict[str, Any]:
         for prop in props:
             if prop.get("id") == "multiple":
                 field["multiple"] = (prop.get("value") or "").lower() == "true"
-            elif prop.get("id") == "required_when":
-                field["required_when"] = prop.get("value")
+            elif prop.get("id") in ("required_when", "valid_when", "invalid_message"):
+                field[prop.get("id")] = prop.get("value")
     for validation in _camunda(node, "validation"):
         for constraint in validation:
             name, config = constraint.get("name"), constraint.get("config")
@@ -80,11 +81,12 @@ def check_fields(nodes: list[Any]) -> list[str]:
                 if constraint.get("name") not in CONSTRAINTS:
                     problems.append(f"form field {field_id!r} has unknown constraint "
                                     f"{constraint.get('name')!r}")
-        if "required_when" in field:
-            try:
-                check(field["required_when"])
-            except ExpressionError as err:
-                problems.append(f"form field {field_id!r} required_when: {err}")
+        for key in ("required_when", "valid_when"):
+            if key in field:
+                try:
+                    check(field[key])
+                except ExpressionError as err:
+                    problems.append(f"form field {field_id!r} {key}: {err}")
     return problems
 
 
@@ -173,4 +175,19 @@ def validate(form: list[dict[str, Any]], submitted: Any, task_data: dict[str, An
                 continue
         if required:
             errors.append({"field": field["id"], "message": "is required"})
-    return clean, errors
+    if not errors:
+        for field in form:
+            if field.get("valid_when") and not _holds(field["valid_when"], {**context, **clean}):
+                errors.append({"field": field["id"], "message": field.get("invalid_message")
+                               or f"must satisfy {field['valid_when']}"})
+    if errors:
+        return {}, errors
+    # Every field is recorded, a left-out one as None, so conditions can test it.
+    return {f["id"]: clean.get(f["id"]) for f in form}, []
+
+
+def _holds(condition: str, namespace: dict[str, Any]) -> bool:
+    try:
+        return bool(_conditions.evaluate(condition, dict(namespace)))
+    except Exception:
+        return False

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from .clock import Clock
 from .registry import StepWrites
-from .store import Store, notifications
+from .store import Store, messages, notifications
 
 log = logging.getLogger("mash.outbox")
 
@@ -49,6 +49,25 @@ class Outbox:
 
 
 _INSERT = notifications.insert()
+
+
+class Messages:
+    """What a handler uses to message another instance (`services.messages.send`): queued
+    in the step's transaction, delivered by the engine once it commits."""
+
+    def __init__(self, writes: StepWrites, clock: Clock) -> None:
+        self.writes = writes
+        self.clock = clock
+        self.queued = 0
+
+    def send(self, instance_id: str, name: str, payload: dict[str, Any]) -> None:
+        self.writes.execute(_QUEUE_MESSAGE, {
+            "id": str(uuid.uuid4()), "instance_id": instance_id, "name": name,
+            "payload": payload, "created_at": self.clock.now()})
+        self.queued += 1
+
+
+_QUEUE_MESSAGE = messages.insert()
 
 
 def message_id(notification_id: str) -> str:

@@ -40,6 +40,14 @@ class CaseRecords(Protocol):
 class Directory(Protocol):
     def addresses(self, role: str) -> list[str]: ...
 
+    def authority(self, name: str) -> str: ...
+
+    def team(self, name: str) -> dict[str, str]: ...
+
+
+class InstanceMessages(Protocol):
+    def send(self, instance_id: str, name: str, payload: dict[str, Any]) -> None: ...
+
 
 class StepWrites:
     """A handler's database writes: in a savepoint opened at its first write, so a handler
@@ -75,6 +83,7 @@ class Services:
     notifier: Notifier
     case_records: CaseRecords
     directory: Directory
+    messages: InstanceMessages
 
 
 @dataclass

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -29,6 +30,10 @@ from .bpmn.state import StateWriter
 from .diagrams import Element, ProcessModel
 
 ENGINE = "engine"
+
+
+class NotWaiting(Exception):
+    """The instance is not waiting for that message (any more)."""
 
 
 class TaskNotOpen(Exception):
@@ -144,7 +149,20 @@ class Live:
 
 HandlerRunner = Callable[[Task, str | None], None]
 
-SUMMARY_FIELDS = ("rag", "flags")
+def summarise(data: dict[str, Any], summary: dict[str, Any]) -> None:
+    """What lists show of an instance without opening it: its RAG, flags, and whom it is
+    about (kept in the database beside the state, never in logs)."""
+    if "rag" in data:
+        summary["rag"] = data["rag"]
+    if "flags" in data:
+        summary["flags"] = list(data["flags"] or [])
+    child = data.get("child")
+    if isinstance(child, dict):
+        summary["child_name"] = child.get("name")
+        summary["child_id"] = child.get("id")
+    for name in ("channel", "received_at", "raised_at"):
+        if name in data:
+            summary[name] = data[name]
 
 
 def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
@@ -195,6 +213,17 @@ class Runner:
         return self._advance()
 
     def fire_timers(self) -> Advance:
+        return self._advance()
+
+    def deliver(self, name: str, payload: dict[str, Any]) -> Advance:
+        """A message from another instance; its payload lands in the data as `name`."""
+        waiting = [t for t in self.workflow.event_manager.tasks.values()
+                   if getattr(t.task_spec.event_definition, "name", None) == name]
+        if not waiting:
+            raise NotWaiting(name)
+        event = BpmnEvent(CamundaMessage(name), payload={"payload": payload, "result_var": name})
+        self.workflow.catch(event)
+        self.steps.append(Step(self.now, self.actor, "message", None, name))
         return self._advance()
 
     def retry(self) -> Advance:
@@ -290,10 +319,15 @@ class Runner:
         ))
         self._done_before.add(task.id)
         if element is not None and element.tag == "endEvent" and "outcome" in element.properties:
-            self.live.outcome = element.properties["outcome"]
-        for name in SUMMARY_FIELDS:
-            if name in task.data:
-                self.live.summary[name] = copy.deepcopy(task.data[name])
+            self.live.outcome = self._outcome(task, element.properties["outcome"])
+        summarise(task.data, self.live.summary)
+
+    def _outcome(self, task: Task, value: str) -> str:
+        """An outcome as written, or `${expression}` over the task data (Camunda's way)."""
+        value = value.strip()
+        if value.startswith("${") and value.endswith("}"):
+            return str(self.engine.evaluate(task, value[2:-1]))
+        return value
 
     def _track_deadlines(self, timers: list[Task]) -> None:
         known = {d.timer_task_id for d in self.live.deadlines}

@@ -38,10 +38,31 @@ from .clock import Clock
 from .deployments import Deployments
 from .directory import RoleDirectory, load_directory
 from .forms import validate as validate_form
-from .outbox import Outbox, backoff
+from .outbox import Messages, Outbox, backoff
 from .registry import CaseRecords, HandlerContext, HandlerError, Services, StepWrites
-from .runtime import Advance, Deadline, Live, OpenTask, Runner, TaskNotOpen, Version
-from .store import Prepared, Store, UTCDateTime, deadlines, history, human_tasks, instances
+from .runtime import (
+    Advance,
+    Deadline,
+    Live,
+    NotWaiting,
+    OpenTask,
+    Runner,
+    TaskNotOpen,
+    Version,
+)
+from .schedules import next_occurrence
+from .clock import iso_z
+from .store import (
+    Prepared,
+    Store,
+    UTCDateTime,
+    deadlines,
+    history,
+    human_tasks,
+    instances,
+    messages,
+    schedules,
+)
 
 log = logging.getLogger("mash.engine")
 
@@ -108,7 +129,32 @@ class Engine:
     # -- deployments ----------------------------------------------------------------------
 
     def deploy(self, paths: list[Path] | None = None) -> list[Any]:
-        return self.deployments.deploy(paths or [self.processes], self.clock.now())
+        """Deploy the diagrams (new versions where they changed) and their start schedules."""
+        results = self.deployments.deploy(paths or [self.processes], self.clock.now())
+        self._update_schedules([r.process_id for r in results])
+        return results
+
+    def _update_schedules(self, process_ids: list[str]) -> None:
+        engine = MashScriptEngine(self.clock, self.calendar, None, self._functions)
+        with self.store.transaction() as conn:
+            current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
+            for process_id in process_ids:
+                version = self.deployments.latest(process_id)
+                expression = version.models[process_id].start_timer
+                row = current.get(process_id)
+                if expression is None:
+                    if row is not None:
+                        conn.execute(schedules.delete().where(schedules.c.process_id == process_id))
+                    continue
+                if row is not None and row.expression == expression:
+                    continue
+                next_at = next_occurrence(expression, self.clock.now(), engine)
+                if row is None:
+                    conn.execute(schedules.insert().values(
+                        process_id=process_id, expression=expression, next_at=next_at))
+                else:
+                    conn.execute(schedules.update().where(schedules.c.process_id == process_id)
+                                 .values(expression=expression, next_at=next_at))
 
     # -- commands -------------------------------------------------------------------------
 
@@ -116,20 +162,34 @@ class Engine:
               reference: str | None = None, about: str | None = None,
               instance_id: str | None = None) -> tuple[str, Advance]:
         """Start an instance of the newest version; returns its id and what happened."""
-        version = self.deployments.latest(process_id)
         instance_id = instance_id or str(uuid.uuid4())
-        with self._instance(instance_id), self.store.transaction() as conn:
-            engine = self._script_engine(conn, instance_id, version)
-            workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=engine)
-            for task in workflow.get_tasks():
-                task.data.update(copy.deepcopy(data))
-            live = Live(instance_id, version, workflow, [], open_tasks={})
-            advance = Runner(live, engine, actor).start()
-            row_version = self._persist(conn, live, advance, 0, actor, new={
-                "id": instance_id, "process_id": version.process_id, "version_id": version.id,
-                "started_at": self.clock.now(), "reference": reference, "about": about})
-        self._remember(instance_id, row_version, live)
+        with self._instance(instance_id):
+            with self.store.transaction() as conn:
+                live, advance, row_version, engine = self._start(
+                    conn, process_id, data, actor, instance_id, reference, about)
+            self._remember(instance_id, row_version, live)
+        self._after(engine)
         return instance_id, advance
+
+    def _start(self, conn: Connection, process_id: str, data: dict[str, Any], actor: str,
+               instance_id: str, reference: str | None, about: str | None
+               ) -> tuple[Live, Advance, int, MashScriptEngine]:
+        version = self.deployments.latest(process_id)
+        engine = self._script_engine(conn, instance_id, version)
+        workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=engine)
+        for task in workflow.get_tasks():
+            task.data.update(copy.deepcopy(data))
+        live = Live(instance_id, version, workflow, [], open_tasks={})
+        advance = Runner(live, engine, actor).start()
+        row_version = self._persist(conn, live, advance, 0, actor, new={
+            "id": instance_id, "process_id": version.process_id, "version_id": version.id,
+            "started_at": self.clock.now(), "reference": reference, "about": about})
+        return live, advance, row_version, engine
+
+    def _after(self, engine: MashScriptEngine) -> None:
+        """Once a command has committed: deliver the messages it queued."""
+        if engine.messages.queued:
+            self.deliver_messages()
 
     def complete(self, task_id: str, values: Any, actor: str,
                  roles: set[str] | None = None) -> Completed:
@@ -170,8 +230,9 @@ class Engine:
         return Completed(instance_id, advance.state, advance.open_tasks)
 
     def fire_due(self, limit: int = 1000) -> int:
-        """Fire the timers and retries that have fallen due; returns how many instances moved."""
-        moved = 0
+        """Deliver waiting messages, start scheduled processes that are due, fire the timers
+        and retries that have fallen due; returns how many instances moved."""
+        moved = self.deliver_messages() + self.start_scheduled()
         while moved < limit:
             now = self.clock.now()
             with self.store.reading() as conn:
@@ -188,6 +249,66 @@ class Engine:
                     self._command(instance_id, "timer", lambda r, c: r.fire_timers(), due_only=True)
                 moved += 1
         return moved
+
+    def deliver_messages(self) -> int:
+        delivered = 0
+        while True:
+            with self.store.reading() as conn:
+                pending = conn.execute(sa.select(messages).where(messages.c.delivered_at.is_(None))
+                                       .order_by(messages.c.created_at).limit(100)).all()
+            if not pending:
+                return delivered
+            for message in pending:
+                self._deliver(message)
+                delivered += 1
+
+    def _deliver(self, message: Any) -> None:
+        def run(runner: Runner, conn: Connection) -> Advance:
+            taken = conn.execute(_MARK_DELIVERED, {"b_id": message.id,
+                                                   "delivered_at": self.clock.now()}).rowcount
+            if taken != 1:
+                raise _AlreadyDelivered
+            return runner.deliver(message.name, dict(message.payload))
+
+        try:
+            self._command(message.instance_id, "message", run)
+        except _AlreadyDelivered:
+            pass
+        except (NotWaiting, NotFound):
+            with self.store.transaction() as conn:
+                conn.execute(_MARK_DELIVERED, {"b_id": message.id, "delivered_at": self.clock.now(),
+                                               "note": "the instance was not waiting for it"})
+            log.warning("message %s for instance %s was not awaited", message.name,
+                        message.instance_id)
+
+    def start_scheduled(self) -> int:
+        """Start one instance of each timer-started process whose time has come."""
+        started = 0
+        engine = MashScriptEngine(self.clock, self.calendar, None, self._functions)
+        with self.store.reading() as conn:
+            due = [r.process_id for r in conn.execute(
+                sa.select(schedules.c.process_id).where(schedules.c.next_at <= self.clock.now()))]
+        for process_id in due:
+            instance_id = str(uuid.uuid4())
+            with self._instance(instance_id):
+                with self.store.transaction() as conn:
+                    query = sa.select(schedules).where(schedules.c.process_id == process_id,
+                                                       schedules.c.next_at <= self.clock.now())
+                    if self.store.dialect == "postgresql":
+                        query = query.with_for_update(skip_locked=True)
+                    row = conn.execute(query).first()
+                    if row is None:
+                        continue  # another service started it
+                    live, _, row_version, started_engine = self._start(
+                        conn, process_id, {"scheduled_at": iso_z(row.next_at)}, "schedule",
+                        instance_id, None, None)
+                    conn.execute(schedules.update().where(schedules.c.process_id == process_id)
+                                 .values(next_at=next_occurrence(row.expression, self.clock.now(),
+                                                                 engine)))
+                self._remember(instance_id, row_version, live)
+            self._after(started_engine)
+            started += 1
+        return started
 
     def retry(self, instance_id: str, actor: str) -> str:
         advance = self._command(instance_id, actor, lambda r, c: r.retry())
@@ -219,7 +340,8 @@ class Engine:
             except BaseException:
                 self._forget(instance_id)
                 raise
-        self._remember(instance_id, row_version, live)
+            self._remember(instance_id, row_version, live)
+        self._after(engine)
         return advance
 
     def _persist(self, conn: Connection, live: Live, advance: Advance, row_version: int,
@@ -236,7 +358,7 @@ class Engine:
         summary = advance.summary
         values = {
             "state": advance.state, "outcome": advance.outcome, "rag": summary.get("rag"),
-            "flags": list(summary.get("flags") or []), "next_due": next_due,
+            "flags": list(summary.get("flags") or []), "summary": summary, "next_due": next_due,
             "waiting_for": advance.waiting_for, "error": advance.error, "attempts": attempts,
             "ended_at": now if advance.state == "completed" else None,
             "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
@@ -320,7 +442,7 @@ class Engine:
         text = row.workflow
         workflow = workflow_state.load(text, version.spec, version.subprocess_specs)
         records = [_deadline(r) for r in conn.execute(_DEADLINES, {"b_id": row.id})]
-        summary = {"rag": row.rag, "flags": list(row.flags or [])}
+        summary = dict(row.summary or {})
         return Live(row.id, version, workflow, records, outcome=row.outcome, summary=summary)
 
     def _remember(self, instance_id: str, row_version: int, live: Live) -> None:
@@ -353,6 +475,7 @@ class Engine:
             clock=self.clock, calendar=self.calendar, connection=conn, writes=writes,
             notifier=Outbox(writes, self.clock),
             case_records=self._case_records(conn, writes, self.clock), directory=self.directory,
+            messages=Messages(writes, self.clock),
         )
 
         def run_handler(task: Task, topic: str | None) -> None:
@@ -377,7 +500,9 @@ class Engine:
             if result:
                 task.data.update(result)
 
-        return MashScriptEngine(self.clock, self.calendar, run_handler, self._functions)
+        engine = MashScriptEngine(self.clock, self.calendar, run_handler, self._functions)
+        engine.messages = services.messages
+        return engine
 
 
 _b = sa.bindparam
@@ -399,6 +524,12 @@ _UPDATE_TASK = Prepared(human_tasks.update().where(human_tasks.c.id == _b("b_id"
 _INSERT_DEADLINE = Prepared(deadlines.insert())
 _UPDATE_DEADLINE = Prepared(deadlines.update().where(deadlines.c.id == _b("b_id")))
 _INSERT_HISTORY = Prepared(history.insert())
+_MARK_DELIVERED = messages.update().where(messages.c.id == _b("b_id"),
+                                          messages.c.delivered_at.is_(None))
+
+
+class _AlreadyDelivered(Exception):
+    pass
 
 
 def _find(workflow: BpmnWorkflow, task_id: str) -> Task | None:

@@ -85,6 +85,7 @@ instances = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("about", sa.String(36)),  # the instance a disagreement is about
     sa.Column("reference", sa.String(64)),  # the caller's own id (scenario contact id)
+    sa.Column("summary", sa.JSON),  # who it is about, for lists: child, channel, received_at
     sa.Column("row_version", sa.Integer, nullable=False),
     sa.Column("workflow", sa.LargeBinary, nullable=False),  # engine.bpmn.state
     sa.Index("ix_instances_state", "state"),
@@ -141,6 +142,28 @@ notifications = sa.Table(
     sa.Index("ix_notifications_instance", "instance_id"),
 )
 
+# Messages between instances (a PPN meeting's rating to the contact waiting for it),
+# written in the sender's transaction and delivered after it commits.
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("note", sa.String(256)),
+    sa.Index("ix_messages_pending", "delivered_at"),
+)
+
+# Processes that start on a timer (the daily PPN meeting): when each next starts.
+schedules = sa.Table(
+    "schedules", metadata,
+    sa.Column("process_id", sa.String(128), primary_key=True),
+    sa.Column("expression", sa.Text, nullable=False),
+    sa.Column("next_at", UTCDateTime),
+)
+
 # Append-only: what happened, when, by whom, and which data it changed.
 history = sa.Table(
     "history", metadata,
@@ -166,8 +189,6 @@ children = sa.Table(
     sa.Column("worker_email", sa.String(256)),
     sa.Column("team", sa.String(256)),
     sa.Column("closed_on", sa.Date),
-    sa.Column("last_worker", sa.String(256)),
-    sa.Column("last_worker_until", sa.Date),
 )
 
 case_notes = sa.Table(

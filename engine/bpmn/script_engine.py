@@ -78,6 +78,10 @@ def diagram_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Call
     }
 
 
+class _NoMessages:
+    queued = 0
+
+
 class MashScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     def __init__(
         self, clock: Clock, calendar: WorkingCalendar, run_handler: HandlerRunner | None = None,
@@ -88,6 +92,7 @@ class MashScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         self.clock = clock
         self.calendar = calendar
         self._run_handler = run_handler
+        self.messages: Any = _NoMessages()
 
     def now(self) -> datetime:
         return self.clock.now()

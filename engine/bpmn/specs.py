@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -57,6 +57,12 @@ def timer_value(my_task: Any, expression: str) -> Any:
     return _engine(my_task).evaluate(my_task, expression)
 
 
+def _starts_process(my_task: Any) -> bool:
+    """A timer on a start event: the engine's schedule decides when the instance starts (see
+    engine/schedules.py), so in the instance it has already fired."""
+    return isinstance(my_task.task_spec, StartEvent) and my_task.workflow.parent_workflow is None
+
+
 def _engine(my_task: Any) -> MashScriptEngine:
     return my_task.workflow.script_engine  # type: ignore[no-any-return]
 
@@ -78,13 +84,27 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
-class ClockTimeDate(TimeDateEventDefinition):
+class _DeadlineData:
+    """When a deadline timer fires, the steps after it learn which deadline and when it was
+    due (`breached_deadline`, `breached_due`), e.g. to tell the manager."""
+
+    def update_task_data(self, my_task: Any) -> None:
+        name = getattr(my_task.task_spec, "extensions", {}).get("deadline")
+        if name:
+            state = my_task._get_internal_data("event_value")
+            due = state.get("next") if isinstance(state, dict) else state
+            my_task.data["breached_deadline"] = name
+            my_task.data["breached_due"] = due
+
+
+class ClockTimeDate(_DeadlineData, TimeDateEventDefinition):
     """timeDate: the expression gives the due instant (e.g. `working_days(1, since=received_at)`)."""
 
     def has_fired(self, my_task: Any) -> bool:
         due = my_task._get_internal_data("event_value")
         if due is None:
-            due = _iso(instant(timer_value(my_task, self.expression)))
+            due = _iso(_engine(my_task).now() if _starts_process(my_task)
+                       else instant(timer_value(my_task, self.expression)))
             my_task._set_internal_data(event_value=due)
         # Due means due: a timer fires at its instant, not the moment after.
         if datetime.fromisoformat(due) <= _engine(my_task).now():
@@ -92,13 +112,16 @@ class ClockTimeDate(TimeDateEventDefinition):
         return bool(my_task._get_internal_data("event_fired", False))
 
 
-class ClockDuration(DurationTimerEventDefinition):
+class ClockDuration(_DeadlineData, DurationTimerEventDefinition):
     """timeDuration: an ISO 8601 duration of elapsed time from when the timer is reached, or
     an instant from a calendar function (`working_hours(4)`)."""
 
     def has_fired(self, my_task: Any) -> bool:
         engine = _engine(my_task)
         due = my_task._get_internal_data("event_value")
+        if due is None and _starts_process(my_task):
+            due = _iso(engine.now())
+            my_task._set_internal_data(event_value=due)
         if due is None:
             value = timer_value(my_task, self.expression)
             if isinstance(value, str) and value.strip().upper().startswith("P"):
@@ -137,6 +160,8 @@ class ClockCycle(CycleTimerEventDefinition):
 
     def _first(self, my_task: Any) -> dict[str, Any]:
         engine = _engine(my_task)
+        if _starts_process(my_task):  # one instance per occurrence: this one is due now
+            return {"cycles": 1, "next": _iso(engine.now()), "duration": 0}
         value = timer_value(my_task, self.expression)
         if isinstance(value, dict) and "working_days_at" in value:
             first = engine.next_working_day_at(engine.now(), value["working_days_at"])

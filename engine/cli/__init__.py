@@ -29,11 +29,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import calendar_commands
+    from . import calendar_commands, diagram_commands
 
     parser = OneLineParser(prog="mash", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for module in (calendar_commands,):
+    for module in (diagram_commands, calendar_commands):
         module.register(sub)
     return parser
 

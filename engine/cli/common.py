@@ -1,0 +1,84 @@
+"""What several commands share: the processes folder, the database, an engine on them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine.clock import SystemClock, iso_z
+from engine.settings import database_url, processes_dir
+
+from . import CommandError
+
+
+def add_processes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--processes", metavar="DIR",
+                        help="folder of diagrams and their configuration (default: ./processes)")
+
+
+def add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", metavar="URL",
+                        help="sqlite:///FILE or postgresql://... (default: $MASH_DATABASE_URL)")
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for a program to read")
+
+
+def open_engine(args: argparse.Namespace, deploy: bool = True) -> Any:
+    """An engine on the system clock, with what is in the processes folder deployed."""
+    from engine.diagrams import DiagramError
+    from engine.service import Engine
+    from engine.store import Store
+
+    processes = processes_dir(getattr(args, "processes", None))
+    if not processes.is_dir():
+        raise CommandError(f"no processes folder at {processes}; give --processes DIR")
+    store = Store(database_url(getattr(args, "database", None)))
+    store.create()
+    engine = Engine(store, SystemClock(), processes)
+    if deploy:
+        try:
+            engine.deploy()
+        except DiagramError as err:
+            raise CommandError(f"the diagrams in {processes} do not validate; run "
+                               f"`mash validate`:\n{err}") from None
+    return engine
+
+
+def read_json_file(path: str, what: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise CommandError(f"cannot read {what} {path}: {err.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CommandError(f"{what} {path} is not JSON: {err.msg} at line {err.lineno}") from None
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_z(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(jsonable(value), indent=2))
+
+
+def local(value: datetime | None, zone: Any) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+
+
+__all__ = ["Path"]

@@ -1,0 +1,106 @@
+"""Read models: what the CLI, the API, the web pages and the simulation show.
+
+Plain queries on the tables the engine writes; nothing here deserializes a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .store import deadlines, history, human_tasks, instances, notifications, process_versions
+
+
+class NotFound(LookupError):
+    pass
+
+
+def deadline_view(row: Any) -> dict[str, Any]:
+    return {
+        "name": row.name, "started_at": row.started_at, "due": row.due,
+        "done_at": row.done_at, "met": row.met, "breached_at": row.breached_at,
+        "cancelled": row.cancelled_at is not None,
+    }
+
+
+def task_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "instance_id": row.instance_id, "name": row.name, "role": row.role,
+        "element_id": row.element_id, "created_at": row.created_at, "due": row.due,
+        "form": row.form,
+    }
+
+
+def instance_row(conn: Connection, instance_id: str) -> Any:
+    row = conn.execute(sa.select(instances, process_versions.c.version)
+                       .join(process_versions, process_versions.c.id == instances.c.version_id)
+                       .where(instances.c.id == instance_id)).first()
+    if row is None:
+        raise NotFound(f"instance {instance_id}")
+    return row
+
+
+def instance_view(conn: Connection, instance_id: str, history_rows: bool = True) -> dict[str, Any]:
+    row = instance_row(conn, instance_id)
+    steps = conn.execute(sa.select(history).where(history.c.instance_id == instance_id)
+                         .order_by(history.c.id)).all()
+    view: dict[str, Any] = {
+        "id": row.id, "process": row.process_id, "version": row.version,
+        "state": row.state, "outcome": row.outcome, "rag": row.rag,
+        "flags": list(row.flags or []), "started_at": row.started_at, "ended_at": row.ended_at,
+        "error": row.error, "about": row.about, "reference": row.reference,
+        "deadlines": [deadline_view(d) for d in conn.execute(
+            sa.select(deadlines).where(deadlines.c.instance_id == instance_id)
+            .order_by(deadlines.c.started_at, deadlines.c.name))],
+        "notifications": [{
+            "kind": n.kind, "to": n.recipient, "sent_at": n.sent_at or n.created_at,
+            "queued_at": n.created_at, "delivered": n.sent_at is not None,
+        } for n in conn.execute(sa.select(notifications)
+                                .where(notifications.c.instance_id == instance_id)
+                                .order_by(notifications.c.created_at, notifications.c.kind))],
+        "path": [s.element_id for s in steps if s.action == "completed"],
+        "flows": [s.flow_id for s in steps if s.flow_id],
+        "open_tasks": [task_view(t) for t in conn.execute(
+            sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id,
+                                         human_tasks.c.status == "open")
+            .order_by(human_tasks.c.created_at))],
+    }
+    if history_rows:
+        view["history"] = [{
+            "at": s.at, "actor": s.actor, "action": s.action, "element_id": s.element_id,
+            "element_name": s.element_name, "role": s.role, "changes": s.changes,
+        } for s in steps]
+    return view
+
+
+def open_tasks(conn: Connection, roles: set[str] | None = None) -> list[dict[str, Any]]:
+    query = sa.select(human_tasks, instances.c.rag, instances.c.flags, instances.c.reference)\
+        .join(instances, instances.c.id == human_tasks.c.instance_id)\
+        .where(human_tasks.c.status == "open")
+    if roles is not None:
+        query = query.where(human_tasks.c.role.in_(sorted(roles)))
+    rows = conn.execute(query).all()
+    far = datetime.max.replace(tzinfo=None)
+    rows.sort(key=lambda r: (r.due.replace(tzinfo=None) if r.due else far, r.created_at))
+    result = []
+    for r in rows:
+        view = task_view(r)
+        view.update({"rag": r.rag, "flags": list(r.flags or []), "reference": r.reference})
+        result.append(view)
+    return result
+
+
+def deadline_list(conn: Connection, state: str, now: datetime) -> list[dict[str, Any]]:
+    query = sa.select(deadlines).order_by(deadlines.c.due)
+    if state == "due":
+        query = query.where(deadlines.c.done_at.is_(None), deadlines.c.cancelled_at.is_(None),
+                            deadlines.c.breached_at.is_(None))
+    elif state == "breached":
+        query = query.where(deadlines.c.met.is_(False))
+    else:
+        raise ValueError(f"state must be due or breached, not {state!r}")
+    return [{"instance_id": r.instance_id, "name": r.name, "due": r.due, "done_at": r.done_at,
+             "met": r.met} for r in conn.execute(query)]

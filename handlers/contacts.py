@@ -1,0 +1,37 @@
+"""Receiving a contact: the fields every later step and condition may rely on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.clock import iso_z
+from engine.registry import HandlerContext, handler
+
+# Decisions people make later; present from the start (empty) so conditions can test them.
+DECISIONS = (
+    "accepted", "nfa_confirmed", "approved", "rag", "consent_decision",
+    "consent_override_reasons", "threshold_level", "social_worker", "strategy_discussion",
+    "outcome", "reasons", "authority", "opened_at", "in_bcp",
+)
+FLAGS = ("immediate_risk", "missing", "information_request", "crime_suspected")
+
+
+@handler("receive_contact")
+def receive_contact(task: HandlerContext) -> None:
+    data = task.data
+    data.setdefault("received_at", iso_z(task.now))
+    data["flags"] = list(data.get("flags") or [])
+    for name in FLAGS:
+        data[name] = bool(data.get(name, False))
+    for name in DECISIONS:
+        data.setdefault(name, None)
+    data.setdefault("child", {})
+    data.setdefault("referrer", {})
+
+
+@handler("flag")
+def flag(task: HandlerContext) -> None:
+    name = task.prop("flag")
+    flags: list[Any] = task.data.setdefault("flags", [])
+    if name not in flags:
+        flags.append(name)
