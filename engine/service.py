@@ -51,7 +51,7 @@ from .runtime import (
     Version,
 )
 from .schedules import next_occurrence
-from .clock import iso_z
+from .clock import VirtualClock, iso_z
 from .store import (
     Prepared,
     Store,
@@ -309,6 +309,39 @@ class Engine:
             self._after(started_engine)
             started += 1
         return started
+
+    def next_due(self) -> datetime | None:
+        """The soonest instant at which something is due: a timer, a retry, a scheduled start."""
+        with self.store.reading() as conn:
+            pending = conn.execute(sa.select(sa.func.count()).select_from(messages)
+                                   .where(messages.c.delivered_at.is_(None))).scalar()
+            if pending:
+                return self.clock.now()
+            found = [conn.execute(sa.select(sa.func.min(instances.c.next_due))).scalar(),
+                     conn.execute(sa.select(sa.func.min(schedules.c.next_at))).scalar()]
+        dues = [UTCDateTime().process_result_value(d, None) if d is not None and d.tzinfo is None
+                else d for d in found if d is not None]
+        return min(dues) if dues else None
+
+    def run_until(self, to: datetime, until_quiet: bool = False) -> int:
+        """On a virtual clock: move it forward to `to`, stopping at each instant something
+        falls due and firing it there, so every timer fires at its own time."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("only a virtual clock can be moved")
+        moved = 0
+        while True:
+            due = self.next_due()
+            if due is None or due > to:
+                break
+            if due > self.clock.now():
+                self.clock.set(due)
+            fired = self.fire_due()
+            if fired == 0 and self.next_due() == due:
+                raise RuntimeError(f"something is due at {due} but nothing fired")
+            moved += fired
+        if to > self.clock.now():
+            self.clock.set(to)
+        return moved
 
     def retry(self, instance_id: str, actor: str) -> str:
         advance = self._command(instance_id, actor, lambda r, c: r.retry())

@@ -94,7 +94,7 @@ instances = sa.Table(
 human_tasks = sa.Table(
     "human_tasks", metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # the SpiffWorkflow task id
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED"), nullable=False),
     sa.Column("element_id", sa.String(128), nullable=False),
     sa.Column("name", sa.String(256), nullable=False),
     sa.Column("role", sa.String(128), nullable=False),
@@ -111,7 +111,7 @@ human_tasks = sa.Table(
 deadlines = sa.Table(
     "deadlines", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED"), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("element_id", sa.String(128), nullable=False),  # the timer event
     sa.Column("timer_task_id", sa.String(36), nullable=False),
@@ -129,7 +129,7 @@ deadlines = sa.Table(
 notifications = sa.Table(
     "notifications", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id")),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED")),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("recipient", sa.String(256), nullable=False),
     sa.Column("subject", sa.String(512), nullable=False),

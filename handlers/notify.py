@@ -8,6 +8,7 @@ Recipients (`to`, comma-separated):
   gets a letter, so it goes to Business Support to post
 - `allocated_worker`: the child's allocated worker (from the case records)
 - `authority`: the front door of the local authority a contact is redirected to
+  (`authority_email` when the person redirecting gave one, else `[authorities]`)
 - `raised_by`: the professional who raised a disagreement
 - `missing_report`: the allocated worker, their team's manager, assistant manager and
   business support, and the CE & Missing Team Manager
@@ -112,9 +113,12 @@ def recipients(task: HandlerContext, spec: str) -> list[str]:
                          or directory.addresses("Business Support Officer")[0])
         elif part == "authority":
             authority = data.get("authority")
-            if not authority:
+            if data.get("authority_email"):
+                found.append(data["authority_email"])
+            elif not authority:
                 raise HandlerError("no local authority named to redirect the contact to")
-            found.append(directory.authority(authority))
+            else:
+                found.append(directory.authority(authority))
         elif part == "raised_by":
             email = (data.get("raised_by") or {}).get("email")
             if not email:
