@@ -377,6 +377,7 @@ def validate_files(files: dict[str, bytes], label: dict[str, str] | None = None)
                                         f"{label.get(models[pid].file, models[pid].file)}",
                                         "give each process its own id"))
             models[pid] = model
+    problems.extend(_shared_ids(trees, label))
     known = set(models)
     for name, tree in trees.items():
         problems.extend(_Checker(label.get(name, name), tree.getroot(), known).run())
@@ -401,6 +402,26 @@ def validate_files(files: dict[str, bytes], label: dict[str, str] | None = None)
     if problems:
         return problems, None
     return [], DiagramSet(files=dict(files), models=models, parser=parser)
+
+
+def _shared_ids(trees: dict[str, Any], label: dict[str, str]) -> list[Problem]:
+    """Element and flow ids must be unique across all the diagrams, not only within a file:
+    history, reports and coverage name elements by id alone."""
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for name, tree in sorted(trees.items()):
+        for process in tree.getroot().iter(f"{BPMN}process"):
+            for node in process.iter():
+                if not isinstance(node.tag, str) or not node.get("id"):
+                    continue
+                element_id = node.get("id")
+                if element_id in seen and seen[element_id] != name:
+                    problems.append(Problem(
+                        label.get(name, name), element_id, node.get("name"),
+                        f"the id is also used in {label.get(seen[element_id], seen[element_id])}",
+                        "give it an id of its own (ids must be unique across diagrams)"))
+                seen.setdefault(element_id, name)
+    return problems
 
 
 def _spiff_problem(filename: str, err: ValidationException) -> Problem:

@@ -9,7 +9,7 @@ Recipients (`to`, comma-separated):
 - `allocated_worker`: the child's allocated worker (from the case records)
 - `authority`: the front door of the local authority a contact is redirected to
   (`authority_email` when the person redirecting gave one, else `[authorities]`)
-- `raised_by`: the professional who raised a disagreement
+- `raised_by`: the professional who raised a disagreement (nobody, if they gave no email)
 - `missing_report`: the allocated worker, their team's manager, assistant manager and
   business support, and the CE & Missing Team Manager
 - `previous_worker`: the social worker involved with the family in the past 12 weeks
@@ -87,6 +87,8 @@ def context(task: HandlerContext) -> dict[str, str]:
         "summary": data.get("summary") or "",
         "element": task.element_name,
     }
+    # The service task's own properties (e.g. `stage` = 2) fill placeholders too.
+    values.update({k: v for k, v in task.properties.items() if k not in ("kind", "to")})
     return {k: str(v) for k, v in values.items()}
 
 
@@ -120,10 +122,10 @@ def recipients(task: HandlerContext, spec: str) -> list[str]:
             else:
                 found.append(directory.authority(authority))
         elif part == "raised_by":
-            email = (data.get("raised_by") or {}).get("email")
-            if not email:
-                raise HandlerError("the disagreement names no email for who raised it")
-            found.append(email)
+            raised_by = data.get("raised_by")
+            email = raised_by.get("email") if isinstance(raised_by, dict) else None
+            if email:  # another agency's professional may have given no address: nobody to tell
+                found.append(email)
         elif part == "missing_report":
             team = data.get("team")
             members = directory.team(team) if team else {}
