@@ -120,6 +120,9 @@ class Engine:
         self._cache_lock = threading.Lock()
         self._instance_locks: dict[str, threading.Lock] = {}
         self._functions = diagram_functions(clock, self.calendar)
+        # Told of every committed command: (instance id, what happened). The simulation
+        # uses it to see tasks open; it must not call back into the engine.
+        self.observers: list[Callable[[str, Advance], None]] = []
         self._task_owner: dict[str, str] = {}  # open task id -> instance id, for this process
         # The instance's row version, locked for the command on PostgreSQL (SQLite's BEGIN
         # IMMEDIATE already holds the write lock), and whether a timer or retry is due.
@@ -168,6 +171,7 @@ class Engine:
                 live, advance, row_version, engine = self._start(
                     conn, process_id, data, actor, instance_id, reference, about)
             self._remember(instance_id, row_version, live)
+        self._observe(instance_id, advance)
         self._after(engine)
         return instance_id, advance
 
@@ -185,6 +189,10 @@ class Engine:
             "id": instance_id, "process_id": version.process_id, "version_id": version.id,
             "started_at": self.clock.now(), "reference": reference, "about": about})
         return live, advance, row_version, engine
+
+    def _observe(self, instance_id: str, advance: Advance) -> None:
+        for observer in self.observers:
+            observer(instance_id, advance)
 
     def _after(self, engine: MashScriptEngine) -> None:
         """Once a command has committed: deliver the messages it queued."""
@@ -299,16 +307,36 @@ class Engine:
                     row = conn.execute(query).first()
                     if row is None:
                         continue  # another service started it
-                    live, _, row_version, started_engine = self._start(
+                    live, advance, row_version, started_engine = self._start(
                         conn, process_id, {"scheduled_at": iso_z(row.next_at)}, "schedule",
                         instance_id, None, None)
                     conn.execute(schedules.update().where(schedules.c.process_id == process_id)
                                  .values(next_at=next_occurrence(row.expression, self.clock.now(),
                                                                  engine)))
                 self._remember(instance_id, row_version, live)
+            self._observe(instance_id, advance)
             self._after(started_engine)
             started += 1
         return started
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        """An open task's data as the person doing it sees it (the contact, earlier answers)."""
+        instance_id = self._task_owner.get(task_id)
+        with self.store.reading() as conn:
+            if instance_id is None:
+                instance_id = conn.execute(_TASK_OWNER, {"b_id": task_id}).scalar()
+                if instance_id is None:
+                    raise NotFound(f"task {task_id}")
+            with self._instance(instance_id):
+                row_version = conn.execute(
+                    sa.select(instances.c.row_version).where(instances.c.id == instance_id)
+                ).scalar_one()
+                live = self._live(conn, instance_id, row_version)
+                self._remember(instance_id, row_version, live)
+                task = _find(live.workflow, task_id)
+                if task is None:
+                    raise NotFound(f"task {task_id}")
+                return copy.deepcopy(dict(task.data))
 
     def next_due(self) -> datetime | None:
         """The soonest instant at which something is due: a timer, a retry, a scheduled start."""
@@ -374,6 +402,7 @@ class Engine:
                 self._forget(instance_id)
                 raise
             self._remember(instance_id, row_version, live)
+        self._observe(instance_id, advance)
         self._after(engine)
         return advance
 

@@ -232,8 +232,9 @@ def _sqlite_synchronous() -> str:
     return value
 
 
-def make_engine(url: str) -> Engine:
-    """An SQLAlchemy engine for `url`, with SQLite made safe for a durable service."""
+def make_engine(url: str, synchronous: str | None = None) -> Engine:
+    """An SQLAlchemy engine for `url`, with SQLite made safe for a durable service.
+    `synchronous`: SQLite's setting for this database (default from the environment)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -253,7 +254,7 @@ def make_engine(url: str) -> Engine:
                 # Checkpoint the log into the database every ~40 MB rather than every 4 MB:
                 # fewer, larger checkpoints; commits stay small appends to the log.
                 cursor.execute("PRAGMA wal_autocheckpoint=10000")
-            cursor.execute(f"PRAGMA synchronous={_sqlite_synchronous()}")
+            cursor.execute(f"PRAGMA synchronous={synchronous or _sqlite_synchronous()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -272,9 +273,9 @@ def make_engine(url: str) -> Engine:
 class Store:
     """Owns the database connection pool; hands out one transaction per unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, synchronous: str | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, synchronous)
         self.dialect = self.engine.dialect.name
 
     def create(self) -> None:

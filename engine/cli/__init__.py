@@ -29,11 +29,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import calendar_commands, diagram_commands
+    from . import calendar_commands, diagram_commands, instance_commands, simulate_command
 
     parser = OneLineParser(prog="mash", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for module in (diagram_commands, calendar_commands):
+    for module in (diagram_commands, instance_commands, simulate_command, calendar_commands):
         module.register(sub)
     return parser
 
@@ -49,3 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mash ... | head`: the reader has gone; that is fine
+        sys.stderr.close()
+        return 0

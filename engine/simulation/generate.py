@@ -1,0 +1,182 @@
+"""Synthetic scenarios for load and what-if runs (`mash simulate --generate`).
+
+Contacts arrive across the week and the day as a front door sees them (most in Hub hours,
+fewer at weekends and at night); channels, RAG ratings, outcomes, postcodes in and outside
+BCP, missing children, children already open or recently closed (re-referrals), police
+notifications and disagreements are mixed in the proportions below. The same seed gives the
+same scenario.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..clock import iso_z
+
+LONDON = ZoneInfo("Europe/London")
+POSTCODES = Path(__file__).resolve().parents[2] / "handlers" / "data" / "bcp_postcode_sectors.csv"
+
+WEEKDAY_WEIGHT = (1.25, 1.15, 1.05, 1.0, 0.95, 0.3, 0.3)  # Monday first
+HOUR_WEIGHT = (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 0.6, 1.8, 3.0, 3.2, 3.0, 2.4, 2.8, 3.0, 2.8,
+               2.2, 1.2, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+CHANNELS = (("email", 0.35), ("phone", 0.30), ("portal", 0.20), ("ppn", 0.15))
+RAG = (("RED", 0.15), ("AMBER", 0.35), ("GREEN", 0.50))
+OUTCOMES = {
+    "RED": (("s47", 0.6), ("s17", 0.3), ("early_help", 0.1)),
+    "AMBER": (("s47", 0.2), ("s17", 0.5), ("early_help", 0.2), ("signpost", 0.1)),
+    "GREEN": (("early_help", 0.5), ("signpost", 0.3), ("advice", 0.2)),
+}
+TEAMS = ("Assessment Team 1", "Assessment Team 2", "Early Help")
+AGENCIES = ("School", "GP surgery", "Health visitor", "Dorset Police", "Housing", "Nursery")
+FIRST = ("Alex", "Sam", "Jamie", "Charlie", "Riley", "Jordan", "Casey", "Taylor", "Morgan")
+LAST = ("Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts")
+WORKERS = ("A. Worker", "B. Walker", "C. Khan", "D. Patel", "E. Murphy", "F. Clarke")
+
+
+def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([c for c, _ in choices], [w for _, w in choices])[0]
+
+
+def _sectors() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"bcp": [], "other": [], "split": []}
+    with POSTCODES.open(newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            code = row["district_or_sector"]
+            if " " not in code:
+                continue
+            if not row["note"].startswith("whole"):
+                found["split"].append(code)
+            elif row["local_authority"] == "BCP Council":
+                found["bcp"].append(code)
+            else:
+                found["other"].append(code)
+    return found
+
+
+def _arrival(rng: random.Random, start: date, days: int) -> datetime:
+    day_weights = [WEEKDAY_WEIGHT[(start + timedelta(d)).weekday()] for d in range(days)]
+    day = start + timedelta(rng.choices(range(days), day_weights)[0])
+    hour = rng.choices(range(24), HOUR_WEIGHT)[0]
+    local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), LONDON)
+    return local
+
+
+def _work_time(rng: random.Random) -> dict[str, str]:
+    def hours(low: float, high: float) -> str:
+        return f"PT{round(rng.uniform(low, high) * 60)}M"
+
+    return {
+        "default": hours(0.1, 1.0),
+        "Business Support Information Officer": hours(0.2, 2.0),
+        "MASH Team Manager / Early Help Decision Maker": hours(0.2, 3.0),
+        "MASH Social Worker": hours(1.0, 7.0),
+        "Pod Assistant Team Manager": hours(0.1, 1.5),
+        "Early Help Hub": hours(2.0, 20.0),
+    }
+
+
+def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
+    if n < 0 or days < 1:
+        raise ValueError("give a number of contacts >= 0 and days >= 1")
+    rng = random.Random(seed)
+    sectors = _sectors()
+    arrivals = sorted(_arrival(rng, start, days) for _ in range(n))
+    case_records: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
+    for i, arrived in enumerate(arrivals):
+        contact_id = f"c{i + 1}"
+        child: dict[str, Any] = {
+            "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "dob": (arrived.date() - timedelta(days=rng.randrange(1, 17 * 365))).isoformat(),
+        }
+        place = rng.random()
+        if place < 0.88:
+            child["postcode"] = f"{rng.choice(sectors['bcp'])}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}" \
+                                f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+        elif place < 0.93:
+            child["postcode"] = f"{rng.choice(sectors['other'])}AA"
+        elif place < 0.96:
+            child["postcode"] = f"{rng.choice(sectors['split'])}AB"
+        elif place < 0.98:
+            child["postcode"] = rng.choice(("DT1 1AA", "SO41 9AA", "SP6 1AA"))
+        else:
+            child["postcode"] = rng.choice(("", "unknown"))
+        history = rng.random()
+        missing = rng.random() < 0.03
+        if history < 0.07 or (missing and rng.random() < 0.5):
+            child["id"] = f"C{i + 1:06d}"
+            case_records.append({"child_id": child["id"], "status": "open",
+                                 "allocated_worker": rng.choice(WORKERS),
+                                 "team": rng.choice(TEAMS)})
+        elif history < 0.13:
+            child["id"] = f"C{i + 1:06d}"
+            case_records.append({"child_id": child["id"], "status": "closed",
+                                 "allocated_worker": rng.choice(WORKERS),
+                                 "closed_on": (arrived.date() - timedelta(days=rng.randrange(5, 88))
+                                               ).isoformat(), "team": rng.choice(TEAMS)})
+        elif history < 0.17:
+            child["id"] = f"C{i + 1:06d}"
+            case_records.append({"child_id": child["id"], "status": "closed",
+                                 "closed_on": (arrived.date() - timedelta(days=rng.randrange(120, 900))
+                                               ).isoformat(), "team": rng.choice(TEAMS)})
+        channel = _pick(rng, CHANNELS)
+        public = channel == "phone" and rng.random() < 0.3
+        referrer = {"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    "kind": "public" if public else "professional",
+                    "agency": "" if public else rng.choice(AGENCIES)}
+        if not public or rng.random() < 0.5:
+            referrer["email"] = f"referrer{i + 1}@example.invalid"
+        rag = _pick(rng, RAG)
+        threshold = 4 if rag == "RED" else rng.choice((3, 4)) if rag == "AMBER" else rng.choice((2, 3))
+        consent = rng.choices(("given", "refused", "not_sought"), (0.8, 0.1, 0.1))[0]
+        overridden = consent != "given" and threshold == 4
+        answers: dict[str, Any] = {
+            "accepted": rng.random() < 0.85, "nfa_confirmed": rng.random() < 0.9,
+            "approved": True, "rag": rag,
+            "consent_decision": "overridden" if overridden else "confirmed",
+            "threshold_level": threshold, "social_worker": rng.choice(WORKERS),
+            "strategy_discussion": rng.random() < (0.7 if rag == "RED" else 0.3),
+            "share_with_partners": rng.random() < 0.5,
+            "outcome": _pick(rng, OUTCOMES[rag]),
+            "in_bcp": rng.random() < 0.7, "authority": "Dorset Council",
+        }
+        if overridden:
+            answers["consent_override_reasons"] = rng.sample(
+                ["risk_of_harm", "crime_detection", "unjustified_delay"], rng.randint(1, 2))
+        if child.get("postcode", "")[:2] in ("DT", "SO", "SP"):
+            answers["authority"] = "Neighbouring council"
+            answers["authority_email"] = "front.door@neighbour.invalid"
+        contacts.append({
+            "id": contact_id, "received_at": iso_z(arrived),
+            "contact": {
+                "channel": channel, "referrer": referrer, "child": child,
+                "concerns": "Synthetic concern for load and what-if runs.",
+                "immediate_risk": rng.random() < 0.03, "missing": missing,
+                "information_request": rng.random() < 0.05,
+                "crime_suspected": rng.random() < 0.06, "consent": consent,
+            },
+            "answers": answers, "work_time": _work_time(rng),
+        })
+    disagreements = []
+    for j in range(n // 100):
+        raised = _arrival(rng, start, days)
+        earlier = [c for c in contacts if c["received_at"] <= iso_z(raised)]
+        about = rng.choice(earlier)["id"] if earlier and rng.random() < 0.7 else None
+        stages = []
+        for _ in range(rng.choice((1, 2, 3, 3))):
+            stages.append({"resolved": rng.random() < 0.45,
+                           "after": f"PT{rng.randrange(2, 60)}H"})
+            if stages[-1]["resolved"]:
+                break
+        item: dict[str, Any] = {"id": f"d{j + 1}", "raised_at": iso_z(raised), "stages": stages}
+        if about:
+            item["about"] = about
+        disagreements.append(item)
+    begin = datetime.combine(start, time(0), LONDON)
+    return {"format": 1, "start": iso_z(begin), "case_records": case_records,
+            "contacts": contacts, "disagreements": disagreements}

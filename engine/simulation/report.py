@@ -1,0 +1,120 @@
+"""The simulation's report (SCENARIO.md, format 1), read back from the engine's database."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..calendar import WorkingCalendar
+from ..clock import iso_z
+from ..store import deadlines, history, human_tasks, instances, notifications
+from .runner import Run
+
+FORMAT = 1
+
+
+def _z(value: datetime | None) -> str | None:
+    return iso_z(value) if value is not None else None
+
+
+def build(run: Run) -> dict[str, Any]:
+    store = run.store
+    wanted = set(run.contacts.values()) | set(run.disagreements.values())
+    rows: dict[str, Any] = {}
+    due: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    path: dict[str, list[str]] = defaultdict(list)
+    with store.reading() as conn:
+        for row in conn.execute(sa.select(instances.c.id, instances.c.outcome, instances.c.rag,
+                                          instances.c.flags, instances.c.ended_at,
+                                          instances.c.state)):
+            if row.id in wanted:
+                rows[row.id] = row
+        for d in conn.execute(sa.select(deadlines).order_by(deadlines.c.started_at,
+                                                            deadlines.c.name)):
+            if d.instance_id in wanted:
+                due[d.instance_id].append({"name": d.name, "started_at": _z(d.started_at),
+                                           "due": _z(d.due), "done_at": _z(d.done_at),
+                                           "met": d.met})
+        for n in conn.execute(sa.select(notifications.c.instance_id, notifications.c.kind,
+                                        notifications.c.recipient, notifications.c.created_at)
+                              .order_by(notifications.c.created_at, notifications.c.id)):
+            if n.instance_id in wanted:
+                sent[n.instance_id].append({"kind": n.kind, "to": n.recipient,
+                                            "sent_at": _z(n.created_at)})
+        for h in conn.execute(sa.select(history.c.instance_id, history.c.element_id)
+                              .where(history.c.action == "completed")
+                              .order_by(history.c.id)):
+            if h.instance_id in wanted:
+                path[h.instance_id].append(h.element_id)
+        steps = _time_in_step(conn, wanted, run.engine.calendar)
+    scenario_contacts = {c.id: c for c in run.scenario.contacts}
+    contacts = []
+    for contact_id, instance_id in run.contacts.items():
+        row = rows[instance_id]
+        contacts.append({
+            "id": contact_id, "outcome": row.outcome, "rag": row.rag,
+            "received_at": _z(scenario_contacts[contact_id].received_at),
+            "ended_at": _z(row.ended_at), "deadlines": due[instance_id],
+            "notifications": sent[instance_id], "flags": list(row.flags or []),
+            "path": path[instance_id],
+        })
+    disagreements = []
+    for disagreement_id, instance_id in run.disagreements.items():
+        row = rows[instance_id]
+        disagreements.append({
+            "id": disagreement_id, "outcome": row.outcome, "ended_at": _z(row.ended_at),
+            "deadlines": due[instance_id],
+            "notifications": sent[instance_id], "path": path[instance_id],
+        })
+    return {"format": FORMAT, "contacts": contacts, "disagreements": disagreements,
+            "summary": summarise(contacts, disagreements, steps)}
+
+
+def _tally(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for d in items:
+        entry = result.setdefault(d["name"], {"met": 0, "breached": 0})
+        if d["met"] is True:
+            entry["met"] += 1
+        elif d["met"] is False:
+            entry["breached"] += 1
+    return dict(sorted(result.items()))
+
+
+def summarise(contacts: list[dict[str, Any]], disagreements: list[dict[str, Any]],
+              steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    by_rag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for contact in contacts:
+        by_rag[contact["rag"] or "none"].extend(contact["deadlines"])
+    notified = Counter(n["kind"] for c in contacts + disagreements for n in c["notifications"])
+    return {
+        "contacts": len(contacts),
+        "outcomes": dict(sorted(Counter(c["outcome"] or "none" for c in contacts).items())),
+        "deadlines": _tally([d for c in contacts for d in c["deadlines"]]),
+        "deadlines_by_rag": {rag: _tally(items) for rag, items in sorted(by_rag.items())},
+        "disagreements": len(disagreements),
+        "disagreement_outcomes": dict(sorted(Counter(d["outcome"] or "none"
+                                                     for d in disagreements).items())),
+        "disagreement_deadlines": _tally([d for x in disagreements for d in x["deadlines"]]),
+        "notifications": dict(sorted(notified.items())),
+        "time_in_step": steps,
+    }
+
+
+def _time_in_step(conn: Any, wanted: set[str], calendar: WorkingCalendar) -> dict[str, Any]:
+    """Per role: how many tasks, and the working time from a task opening to its completion."""
+    minutes: dict[str, list[float]] = defaultdict(list)
+    for t in conn.execute(sa.select(human_tasks.c.role, human_tasks.c.created_at,
+                                    human_tasks.c.completed_at, human_tasks.c.instance_id)
+                          .where(human_tasks.c.status == "completed")):
+        spent = calendar.working_time_between(t.created_at, t.completed_at)
+        minutes[t.role].append(spent.total_seconds() / 60)
+    return {role: {"tasks": len(values), "mean_working_minutes": round(statistics.mean(values), 1),
+                   "median_working_minutes": round(statistics.median(values), 1),
+                   "max_working_minutes": round(max(values), 1)}
+            for role, values in sorted(minutes.items())}
