@@ -119,6 +119,15 @@ class Deployments:
             self._versions.setdefault(version_id, built)
             return self._versions[version_id]
 
+    def diagram_xml(self, version_id: int, filename: str) -> str:
+        """The diagram file a version runs, as deployed (for drawing it with bpmn-js)."""
+        with self.store.reading() as conn:
+            files = conn.execute(sa.select(process_versions.c.files)
+                                 .where(process_versions.c.id == version_id)).scalar_one()
+            content = conn.execute(sa.select(diagram_files.c.content)
+                                   .where(diagram_files.c.hash == files[filename])).scalar_one()
+        return bytes(content).decode("utf-8")
+
     def _build(self, version_id: int) -> Version:
         with self.store.reading() as conn:
             row = conn.execute(sa.select(process_versions)

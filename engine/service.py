@@ -163,13 +163,17 @@ class Engine:
 
     def start(self, process_id: str, data: dict[str, Any], actor: str = "engine", *,
               reference: str | None = None, about: str | None = None,
-              instance_id: str | None = None) -> tuple[str, Advance]:
-        """Start an instance of the newest version; returns its id and what happened."""
+              instance_id: str | None = None,
+              within: Callable[[Connection, Advance], None] | None = None) -> tuple[str, Advance]:
+        """Start an instance of the newest version; returns its id and what happened.
+        `within`: more writes to commit in the same transaction (an idempotency record)."""
         instance_id = instance_id or str(uuid.uuid4())
         with self._instance(instance_id):
             with self.store.transaction() as conn:
                 live, advance, row_version, engine = self._start(
                     conn, process_id, data, actor, instance_id, reference, about)
+                if within is not None:
+                    within(conn, advance)
             self._remember(instance_id, row_version, live)
         self._observe(instance_id, advance)
         self._after(engine)
@@ -200,7 +204,8 @@ class Engine:
             self.deliver_messages()
 
     def complete(self, task_id: str, values: Any, actor: str,
-                 roles: set[str] | None = None) -> Completed:
+                 roles: set[str] | None = None,
+                 within: Callable[[Connection, Advance], None] | None = None) -> Completed:
         """A person completes a task. `roles`: the caller's roles (None: not checked)."""
         instance_id = self._task_owner.get(task_id)
         if instance_id is None:
@@ -233,7 +238,7 @@ class Engine:
             except TaskNotOpen:
                 raise Conflict(f"task {task_id} is no longer open") from None
 
-        advance = self._command(instance_id, actor, run)
+        advance = self._command(instance_id, actor, run, within=within)
         assert advance is not None
         return Completed(instance_id, advance.state, advance.open_tasks)
 
@@ -380,7 +385,8 @@ class Engine:
 
     def _command(self, instance_id: str, actor: str,
                  action: Callable[[Runner, Connection], Advance],
-                 due_only: bool = False) -> Advance | None:
+                 due_only: bool = False,
+                 within: Callable[[Connection, Advance], None] | None = None) -> Advance | None:
         """Run `action` on the instance in one transaction. `due_only`: only if a timer or
         retry is due (another service may have fired it first); None when it was not."""
         with self._instance(instance_id):
@@ -398,6 +404,8 @@ class Engine:
                     advance = action(Runner(live, engine, actor), conn)
                     row_version = self._persist(conn, live, advance, row_version, actor,
                                                 attempts=attempts)
+                    if within is not None:
+                        within(conn, advance)
             except BaseException:
                 self._forget(instance_id)
                 raise

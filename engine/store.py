@@ -102,6 +102,8 @@ human_tasks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("due", UTCDateTime),
     sa.Column("status", sa.String(16), nullable=False),  # open | completed | cancelled
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_at", UTCDateTime),
     sa.Column("completed_at", UTCDateTime),
     sa.Column("completed_by", sa.String(128)),
     sa.Index("ix_human_tasks_open", "status", "role"),

@@ -29,11 +29,18 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import calendar_commands, diagram_commands, instance_commands, simulate_command
+    from . import (
+        calendar_commands,
+        diagram_commands,
+        instance_commands,
+        serve_commands,
+        simulate_command,
+    )
 
     parser = OneLineParser(prog="mash", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for module in (diagram_commands, instance_commands, simulate_command, calendar_commands):
+    for module in (diagram_commands, instance_commands, simulate_command, serve_commands,
+                   calendar_commands):
         module.register(sub)
     return parser
 

@@ -1,0 +1,355 @@
+"""The service's HTTP API: thin routes over the engine (../shared/API.md is the contract).
+
+Every answer that refuses something is `{"errors": [{"field", "message"}]}` with a 4xx;
+a role that may not see a thing gets 403 whether or not it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from .. import queries
+from ..clock import VirtualClock, as_utc, iso_z
+from ..deployments import UnknownProcess
+from ..runtime import Advance
+from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
+from ..store import history, human_tasks, idempotency, instances
+from .auth import Caller, caller_for
+from .limits import BodyLimit
+from .metrics import metrics_text
+
+log = logging.getLogger("mash.api")
+
+CONTACT_PROCESS = "first_response"
+DISAGREEMENT_PROCESS = "escalation"
+
+
+class Refused(Exception):
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = [{"field": field, "message": message}]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompleteBody(Strict):
+    data: dict[str, Any]
+
+
+class DisagreementBody(Strict):
+    raised_by: str | dict[str, Any]
+    about: str | None = None
+    summary: str = ""
+
+
+class ClockBody(Strict):
+    to: str | None = None
+    by: str | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_z(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def create_app(engine: Engine, virtual_clock: bool = False,
+               extra_routes: Callable[[FastAPI, Engine], None] | None = None) -> FastAPI:
+    app = FastAPI(title="mash", version="1", description=__doc__)
+    app.add_middleware(BodyLimit)
+    app.state.engine = engine
+
+    @app.exception_handler(Refused)
+    def _refused(request: Request, err: Refused) -> JSONResponse:
+        return JSONResponse({"errors": err.errors}, status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        errors = []
+        status = 422
+        for e in err.errors():
+            location = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+            if e.get("type") == "json_invalid":
+                status = 400
+                errors.append({"field": "body", "message": "is not valid JSON"})
+                continue
+            message = "is not a known field" if e.get("type") == "extra_forbidden" \
+                else str(e.get("msg", "is invalid"))
+            errors.append({"field": ".".join(location) or "body", "message": message})
+        return JSONResponse({"errors": errors}, status_code=status)
+
+    def caller(authorization: str | None = Header(default=None)) -> Caller:
+        scheme, _, token = (authorization or "").partition(" ")
+        found = caller_for(engine.store, token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            raise Refused(401, "authorization", "give a valid token: Authorization: Bearer TOKEN")
+        return found
+
+    def replay(who: Caller, key: str | None) -> JSONResponse | None:
+        if not key:
+            return None
+        if len(key) > 200:
+            raise Refused(400, "Idempotency-Key", "is longer than 200 characters")
+        with engine.store.reading() as conn:
+            row = conn.execute(sa.select(idempotency).where(
+                idempotency.c.token_id == who.token_id, idempotency.c.key == key)).first()
+        return None if row is None else JSONResponse(row.response, status_code=row.status)
+
+    def remember(who: Caller, key: str | None, status: int,
+                 response: Callable[[Advance], dict[str, Any]]
+                 ) -> Callable[[Connection, Advance], None] | None:
+        if not key:
+            return None
+
+        def write(conn: Connection, advance: Advance) -> None:
+            conn.execute(idempotency.insert().values(
+                token_id=who.token_id, key=key, status=status, response=response(advance),
+                created_at=engine.clock.now()))
+        return write
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        with engine.store.reading() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.post("/contacts", status_code=201)
+    def submit_contact(request_body: dict[str, Any], who: Caller = Depends(caller),
+                       idempotency_key: str | None = Header(default=None)) -> Any:
+        from handlers.intake import validate_contact
+
+        if (earlier := replay(who, idempotency_key)) is not None:
+            return earlier
+        data, errors = validate_contact(request_body)
+        if errors:
+            return JSONResponse({"errors": errors}, status_code=422)
+        received_at = data.get("received_at") or iso_z(engine.clock.now())
+        data["received_at"] = iso_z(as_utc(datetime.fromisoformat(received_at)))
+        if datetime.fromisoformat(data["received_at"]) > engine.clock.now() + timedelta(minutes=5):
+            raise Refused(422, "received_at", "is in the future")
+        import uuid
+
+        instance_id = str(uuid.uuid4())
+        answer = {"id": instance_id, "received_at": data["received_at"]}
+        try:
+            engine.start(CONTACT_PROCESS, data, who.name, instance_id=instance_id,
+                         within=remember(who, idempotency_key, 201, lambda _: answer))
+        except IntegrityError:
+            if (earlier := replay(who, idempotency_key)) is not None:
+                return earlier
+            raise
+        log.info("contact accepted", extra={"instance": instance_id})
+        return answer
+
+    @app.post("/disagreements", status_code=201)
+    def raise_disagreement(body: DisagreementBody, who: Caller = Depends(caller),
+                           idempotency_key: str | None = Header(default=None)) -> Any:
+        if (earlier := replay(who, idempotency_key)) is not None:
+            return earlier
+        if body.about is not None:
+            with engine.store.reading() as conn:
+                exists = conn.execute(sa.select(instances.c.id)
+                                      .where(instances.c.id == body.about)).first()
+            if exists is None:
+                raise Refused(422, "about", "is not the id of a contact or decision")
+        raised_by = body.raised_by if isinstance(body.raised_by, dict) else {"name": body.raised_by}
+        data = {"raised_by": raised_by, "about": body.about, "summary": body.summary,
+                "raised_at": iso_z(engine.clock.now())}
+        import uuid
+
+        instance_id = str(uuid.uuid4())
+        try:
+            engine.start(DISAGREEMENT_PROCESS, data, who.name, about=body.about,
+                         instance_id=instance_id,
+                         within=remember(who, idempotency_key, 201, lambda _: {"id": instance_id}))
+        except IntegrityError:
+            if (earlier := replay(who, idempotency_key)) is not None:
+                return earlier
+            raise
+        return {"id": instance_id}
+
+    @app.get("/tasks")
+    def list_tasks(role: str | None = Query(default=None),
+                   who: Caller = Depends(caller)) -> Any:
+        if role is not None and role not in who.roles and not who.admin:
+            raise Refused(403, "role", "is not one of your roles")
+        roles = {role} if role else (None if who.admin else set(who.roles))
+        with engine.store.reading() as conn:
+            return _jsonable(queries.open_tasks(conn, roles))
+
+    def task_row(task_id: str, who: Caller) -> Any:
+        with engine.store.reading() as conn:
+            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+        if row is None or (row.role not in who.roles and not who.admin):
+            if row is None and who.admin:
+                raise Refused(404, "task", "no such task")
+            raise Refused(403, "task", "is not a task of your roles")
+        return row
+
+    @app.get("/tasks/{task_id}")
+    def show_task(task_id: str, who: Caller = Depends(caller)) -> Any:
+        row = task_row(task_id, who)
+        view = queries.task_view(row)
+        view.update({"status": row.status, "claimed_by": row.claimed_by,
+                     "completed_by": row.completed_by})
+        if row.status == "open":
+            view["context"] = engine.task_data(task_id)
+        return _jsonable(view)
+
+    @app.post("/tasks/{task_id}/claim")
+    def claim_task(task_id: str, who: Caller = Depends(caller)) -> Any:
+        row = task_row(task_id, who)
+        with engine.store.transaction() as conn:
+            claimed = conn.execute(human_tasks.update().where(
+                human_tasks.c.id == task_id, human_tasks.c.status == "open",
+                sa.or_(human_tasks.c.claimed_by.is_(None), human_tasks.c.claimed_by == who.name)
+            ).values(claimed_by=who.name, claimed_at=engine.clock.now())).rowcount
+        if claimed != 1:
+            current = row.claimed_by or row.completed_by
+            raise Refused(409, "task", f"is already {'claimed' if row.status == 'open' else row.status}"
+                          + (f" by {current}" if current else ""))
+        return {"id": task_id, "claimed_by": who.name}
+
+    @app.post("/tasks/{task_id}/complete")
+    def complete_task(task_id: str, body: CompleteBody, who: Caller = Depends(caller),
+                      idempotency_key: str | None = Header(default=None)) -> Any:
+        if (earlier := replay(who, idempotency_key)) is not None:
+            return earlier
+        row = task_row(task_id, who)
+        roles = None if who.admin else set(who.roles)
+        try:
+            done = engine.complete(task_id, body.data, who.name, roles, within=remember(
+                who, idempotency_key, 200,
+                lambda advance: {"instance_id": row.instance_id, "state": advance.state}))
+        except FormRejected as err:
+            return JSONResponse({"errors": err.errors}, status_code=422)
+        except Conflict as err:
+            raise Refused(409, "task", str(err)) from None
+        except Forbidden:
+            raise Refused(403, "task", "is not a task of your roles") from None
+        except NotFound:
+            raise Refused(404, "task", "no such task") from None
+        except IntegrityError:
+            if (earlier := replay(who, idempotency_key)) is not None:
+                return earlier
+            raise
+        return {"instance_id": done.instance_id, "state": done.state}
+
+    def visible(instance_id: str, who: Caller) -> None:
+        with engine.store.reading() as conn:
+            if who.admin:
+                if conn.execute(sa.select(instances.c.id)
+                                .where(instances.c.id == instance_id)).first() is None:
+                    raise Refused(404, "instance", "no such instance")
+                return
+            mine = conn.execute(sa.select(human_tasks.c.id).where(
+                human_tasks.c.instance_id == instance_id,
+                human_tasks.c.role.in_(sorted(who.roles))).limit(1)).first()
+        if mine is None:
+            raise Refused(403, "instance", "you have no task in this instance")
+
+    @app.get("/instances/{instance_id}")
+    def show_instance(instance_id: str, who: Caller = Depends(caller)) -> Any:
+        visible(instance_id, who)
+        with engine.store.transaction() as conn:  # reading a case is audited
+            conn.execute(history.insert().values(instance_id=instance_id, at=engine.clock.now(),
+                                                 actor=who.name, action="viewed"))
+            view = queries.instance_view(conn, instance_id)
+        return _jsonable(view)
+
+    @app.get("/instances/{instance_id}/diagram")
+    def instance_diagram(instance_id: str, who: Caller = Depends(caller)) -> Any:
+        visible(instance_id, who)
+        with engine.store.reading() as conn:
+            view = queries.instance_view(conn, instance_id, history_rows=False)
+            row = queries.instance_row(conn, instance_id)
+        version = engine.deployments.version(row.version_id)
+        model = version.models[row.process_id]
+        return _jsonable({
+            "process": row.process_id, "version": row.version,
+            "xml": engine.deployments.diagram_xml(row.version_id, model.file),
+            "path": view["path"], "flows": view["flows"],
+            "current": [t["element_id"] for t in view["open_tasks"]],
+        })
+
+    @app.get("/deadlines")
+    def list_deadlines(state: str = Query(...), who: Caller = Depends(caller)) -> Any:
+        if state not in ("due", "breached"):
+            raise Refused(422, "state", "must be due or breached")
+        with engine.store.reading() as conn:
+            return _jsonable(queries.deadline_list(conn, state, engine.clock.now()))
+
+    @app.post("/deploy")
+    def deploy(who: Caller = Depends(caller)) -> Any:
+        if not who.admin:
+            raise Refused(403, "role", "deploying needs the admin role")
+        from ..diagrams import DiagramError
+
+        try:
+            results = engine.deploy()
+        except DiagramError as err:
+            return JSONResponse({"errors": [{"field": p.element_id or p.file, "message": str(p)}
+                                            for p in err.problems]}, status_code=422)
+        return _jsonable([r.__dict__ for r in results])
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics(who: Caller = Depends(caller)) -> str:
+        if not who.admin:
+            raise Refused(403, "role", "metrics need the admin role")
+        return metrics_text(engine)
+
+    if virtual_clock:
+        @app.post("/clock/advance")
+        def advance_clock(body: ClockBody, who: Caller = Depends(caller)) -> Any:
+            if not who.admin:
+                raise Refused(403, "role", "moving the clock needs the admin role")
+            if (body.to is None) == (body.by is None):
+                raise Refused(422, "body", 'give exactly one of "to" or "by"')
+            clock = engine.clock
+            assert isinstance(clock, VirtualClock)
+            if body.to is not None:
+                try:
+                    target = as_utc(datetime.fromisoformat(body.to))
+                except ValueError as err:
+                    raise Refused(422, "to", f"is not an ISO 8601 instant with an offset: {err}") \
+                        from None
+            else:
+                from ..simulation.scenario import ScenarioError, parse_duration
+
+                try:
+                    target = clock.now() + parse_duration(body.by, "by")
+                except ScenarioError as err:
+                    raise Refused(422, "by", str(err)) from None
+            if target < clock.now():
+                raise Refused(422, "to", "is before the clock's current time")
+            engine.run_until(target)
+            return {"now": iso_z(clock.now())}
+
+    if extra_routes is not None:
+        extra_routes(app, engine)
+
+    @app.exception_handler(UnknownProcess)
+    def _unknown(request: Request, err: UnknownProcess) -> JSONResponse:
+        return JSONResponse({"errors": [{"field": "process",
+                                         "message": f"{err} is not deployed; deploy the diagrams"}]},
+                            status_code=503)
+
+    return app

@@ -1,0 +1,96 @@
+"""`mash serve`: the engine as a long-lived service (the wiring: the one place the parts are
+chosen). HTTP API, a scheduler that wakes timers, a mailer that empties the outbox.
+
+Stops cleanly on SIGTERM (uvicorn finishes the requests in flight, then the scheduler and
+the mailer stop); whatever was due while it was down fires when it starts again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from .api.app import create_app
+from .clock import Clock, SystemClock, VirtualClock
+from .outbox import Mailer
+from .scheduler import Wakeup
+from .service import Engine
+from .store import Store
+
+log = logging.getLogger("mash.serve")
+
+
+class MailerLoop:
+    def __init__(self, mailer: Mailer, seconds: float = 2.0) -> None:
+        self.mailer = mailer
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mailer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.mailer.send_pending()
+            except Exception:
+                log.exception("sending notifications failed; will try again")
+            self._stop.wait(self.seconds)
+
+
+def build(processes: Path, database_url: str, virtual_start: datetime | None = None,
+          smtp_url: str | None = None) -> tuple[FastAPI, Engine]:
+    store = Store(database_url)
+    store.create()
+    clock: Clock = VirtualClock(virtual_start) if virtual_start else SystemClock()
+    engine = Engine(store, clock, processes)
+    engine.deploy()
+    from .web import routes as web_routes
+
+    parts: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not virtual_start:
+            parts["wakeup"] = Wakeup(engine)
+            parts["wakeup"].start()
+        if smtp_url:
+            parts["mailer"] = MailerLoop(Mailer(store, clock, smtp_url))
+            parts["mailer"].start()
+        log.info("mash is serving", extra={"processes": str(processes),
+                                           "virtual_clock": bool(virtual_start)})
+        yield
+        for name in ("wakeup", "mailer"):
+            if name in parts:
+                parts[name].stop()
+        store.dispose()
+        log.info("mash stopped")
+
+    app = create_app(engine, virtual_clock=bool(virtual_start), extra_routes=web_routes)
+    app.router.lifespan_context = lifespan
+    return app, engine
+
+
+def serve(processes: Path, database_url: str, host: str, port: int,
+          virtual_start: datetime | None = None) -> None:
+    import uvicorn
+
+    from .logs import configure
+
+    configure(os.environ.get("MASH_LOG_LEVEL", "INFO"))
+    app, _ = build(processes, database_url, virtual_start, os.environ.get("MASH_SMTP_URL"))
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True,
+                timeout_graceful_shutdown=20)
