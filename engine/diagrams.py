@@ -20,7 +20,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from . import forms, registry
 from .bpmn.parser import MashParser, UnsafeXML, read_xml
 from .bpmn.specs import is_iso_literal
-from .expressions import ExpressionError, check
+from .bpmn.script_engine import DIAGRAM_FUNCTIONS
+from .expressions import SAFE_BUILTIN_NAMES, ExpressionError, check
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -32,6 +33,9 @@ BPMN = "{%s}" % NS["bpmn"]
 CAMUNDA = "{%s}" % NS["camunda"]
 
 MAX_DIAGRAM_BYTES = 5 * 1024 * 1024
+# What an expression in a diagram may call: the engine's functions and plain data builtins.
+CALLABLE = frozenset(DIAGRAM_FUNCTIONS) | frozenset(
+    name for name in SAFE_BUILTIN_NAMES if name not in ("True", "False", "None"))
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,7 @@ class _Checker:
             self.add(node, f"{what} is empty", "write the expression in the modeller")
             return
         try:
-            check(source, mode)  # type: ignore[arg-type]
+            check(source, mode, CALLABLE)  # type: ignore[arg-type]
         except ExpressionError as err:
             self.add(node, f"{what} {source.strip()!r}: {err}",
                      "use the task data and the engine's functions only")

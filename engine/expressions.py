@@ -63,8 +63,9 @@ _DESCRIPTIONS: dict[type[ast.AST], str] = {
 }
 
 
-def check(source: str, mode: Mode = "eval") -> ast.AST:
-    """Parse `source` and refuse anything outside the allow-list; returns the tree."""
+def check(source: str, mode: Mode = "eval", functions: frozenset[str] | None = None) -> ast.AST:
+    """Parse `source` and refuse anything outside the allow-list; returns the tree.
+    `functions`: when given, the only names the expression may call."""
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("the expression is empty")
     try:
@@ -79,6 +80,12 @@ def check(source: str, mode: Mode = "eval") -> ast.AST:
             raise ExpressionError(f"{what} is not allowed in a diagram expression{where}")
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ExpressionError(f"the name {node.id!r} is not allowed{where}")
+        if functions is not None and isinstance(node, ast.Call) and \
+                isinstance(node.func, ast.Name) and node.func.id not in functions:
+            raise ExpressionError(
+                f"{node.func.id}() is not a function diagrams can call{where}; "
+                f"they can call {', '.join(sorted(functions))}"
+            )
         if isinstance(node, ast.Attribute) and node.attr not in SAFE_ATTRIBUTES:
             raise ExpressionError(
                 f"'.{node.attr}' is not allowed{where}; expressions may call only "

@@ -448,8 +448,13 @@ def _lineage(task: Task) -> set[str]:
 
 
 def _describe(err: BaseException) -> str:
-    message = str(err) or err.__class__.__name__
-    cause = getattr(err, "exception", None) or err.__cause__
+    """What failed, where, and why: the step, SpiffWorkflow's message and the cause."""
+    message = str(err).strip() or err.__class__.__name__
+    cause = err.__cause__ or err.__context__
     if cause is not None and str(cause) not in message:
-        message = f"{message}: {cause}"
+        message = f"{message} {cause.__class__.__name__}: {cause}"
+    task = getattr(err, "task", None)
+    if task is not None and getattr(task.task_spec, "bpmn_id", None):
+        name = getattr(task.task_spec, "bpmn_name", None)
+        message = f"{task.task_spec.bpmn_id}" + (f" \"{name}\"" if name else "") + f": {message}"
     return message[:2000]

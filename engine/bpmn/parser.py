@@ -45,6 +45,8 @@ class UnsafeXML(ValueError):
 
 def read_xml(content: bytes, filename: str) -> etree._ElementTree:
     """Parse a diagram without entity expansion, DTDs or network access."""
+    if b"<!DOCTYPE" in content[:4096].upper():
+        raise UnsafeXML(_DOCTYPE.format(filename=filename))
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
         huge_tree=False, remove_comments=False,
@@ -54,12 +56,13 @@ def read_xml(content: bytes, filename: str) -> etree._ElementTree:
     except etree.XMLSyntaxError as err:
         raise UnsafeXML(f"{filename}: not well-formed XML: {err.msg} (line {err.lineno})") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise UnsafeXML(
-            f"{filename}: has a DOCTYPE declaration; BPMN files never need one and it is "
-            "refused for safety (entities can read files or exhaust memory). Save the "
-            "diagram again from the modeller."
-        )
+        raise UnsafeXML(_DOCTYPE.format(filename=filename))
     return tree
+
+
+_DOCTYPE = ("{filename}: has a DOCTYPE declaration; BPMN files never need one and it is "
+            "refused for safety (entities can read files or exhaust memory). Save the diagram "
+            "again from the modeller.")
 
 
 def _direct_properties(parser: Any) -> dict[str, str]:

@@ -78,6 +78,10 @@ def diagram_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Call
     }
 
 
+DIAGRAM_FUNCTIONS = ("working_hours", "working_days", "hours", "now", "is_hub_open",
+                     "is_out_of_hours", "each_working_day")
+
+
 class _NoMessages:
     queued = 0
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from engine.service import Conflict, Forbidden, FormRejected
-from tests.engine.conftest import CALLS, OUTAGE
+from tests.engine.conftest import CALLS, DIAGRAMS, OUTAGE
 from tests.pathways.harness import Hub
 
 
@@ -113,3 +114,22 @@ def test_a_failing_handler_is_an_incident_that_retry_resumes(review: Hub) -> Non
     assert view["open_tasks"][0]["element_id"] == "review_task"
     assert view["path"] == ["start", "check"]
     assert [h["action"] for h in view["history"]].count("incident") == 2
+
+
+def test_an_expression_that_fails_at_run_time_is_an_incident_with_nothing_half_done(
+        database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "processes"
+    folder.mkdir()
+    text = (DIAGRAMS / "review.bpmn").read_text().replace(
+        "<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
+        "<bpmn:conditionExpression>approved / 0 == 1</bpmn:conditionExpression>")
+    (folder / "review.bpmn").write_text(text)
+    hub = Hub(database_url, start="2026-11-23T10:00:00+00:00", processes=folder)
+    instance = hub.start("review", {})
+    hub.complete(instance, "review_task", by="alice", approved=True)
+    view = hub.view(instance)
+    assert view["state"] == "incident"
+    assert "division by zero" in view["error"]
+    assert view["path"] == ["start", "check", "review_task"]  # the person's work is kept
+    assert view["outcome"] is None and view["open_tasks"] == []
+    hub.close()

@@ -1,0 +1,141 @@
+"""`mash validate`: every rule, each with a diagram broken in just that way.
+
+The broken diagrams are the small tests/diagrams/review.bpmn with one change each, so each
+test shows exactly what a process owner did wrong and what they are told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tests.engine.conftest  # noqa: F401 - registers the test handlers
+from engine import diagrams
+from engine.cli import main
+
+GOOD = (Path(__file__).resolve().parents[1] / "diagrams" / "review.bpmn").read_text()
+
+
+def problems(text: str, name: str = "review.bpmn", others: dict[str, str] | None = None) -> list[str]:
+    files = {name: text.encode(), **{k: v.encode() for k, v in (others or {}).items()}}
+    found, parsed = diagrams.validate_files(files)
+    assert (parsed is None) == bool(found)
+    return [str(p) for p in found]
+
+
+def broken(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new, 1)
+
+
+def test_the_good_diagram_is_valid() -> None:
+    assert problems(GOOD) == []
+
+
+CASES = [
+    ("not xml", GOOD[:200], "not well-formed XML"),
+    ("not bpmn", '<?xml version="1.0"?><html/>', "is not a BPMN 2.0 diagram"),
+    ("not executable", broken('isExecutable="true"', 'isExecutable="false"'),
+     'review "Review a request": the process is not executable'),
+    ("service task without topic", broken(' camunda:type="external" camunda:topic="test_check"', ""),
+     'check "Check the request": the service task names no handler'),
+    ("unknown topic", broken('camunda:topic="test_check"', 'camunda:topic="tset_check"'),
+     "no handler is registered for topic 'tset_check'"),
+    ("user task in no lane", broken("<bpmn:flowNodeRef>review_task</bpmn:flowNodeRef>", ""),
+     'review_task "Review the request": the user task is in no lane'),
+    ("user task without fields", broken(GOOD[GOOD.index("<camunda:formData>"):
+                                             GOOD.index("</camunda:formData>") + 19], ""),
+     "the user task declares no form fields"),
+    ("field id not a name", broken('id="approved" label', 'id="approved?" label'),
+     "form field id 'approved?' is not a plain name"),
+    ("field of unknown type", broken('label="Reasons" type="string"', 'label="Reasons" type="text"'),
+     "form field 'reasons' has type 'text'"),
+    ("field declared twice", broken('id="reasons"', 'id="approved"'),
+     "form field 'approved' is declared twice"),
+    ("unknown constraint", broken('<camunda:constraint name="required" />',
+                                  '<camunda:constraint name="mandatory" />'),
+     "unknown constraint 'mandatory'"),
+    ("required_when unsafe", broken('value="approved == False"', 'value="__import__(1)"'),
+     "form field 'reasons' required_when"),
+    ("condition unsafe", broken("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
+                                "<bpmn:conditionExpression>__import__('os')</bpmn:conditionExpression>"),
+     "f4 \"yes\": condition \"__import__('os')\": __import__() is not a function diagrams "
+     "can call"),
+    ("condition broken", broken("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
+                                "<bpmn:conditionExpression>approved ==</bpmn:conditionExpression>"),
+     "is not valid Python"),
+    ("flow with no condition", broken('default="f5"', ""),
+     "f5 \"no\": leaves gateway 'approved_gw' with no condition"),
+    ("timer unsafe", broken("working_hours(4)", "open('/etc/passwd').read()"),
+     "'.read' is not allowed"),
+    ("unknown function", broken("working_hours(4)", "open('/etc/passwd')"),
+     "open() is not a function diagrams can call"),
+    ("timer empty", broken("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>", ""),
+     "the timer has no date, duration or cycle"),
+    ("deadline name", broken('value="review" />', 'value="review deadline" />'),
+     "deadline name 'review deadline' is not a plain name"),
+    ("calls nothing known", broken('<bpmn:serviceTask id="breach"',
+                                   '<bpmn:callActivity id="call" calledElement="nowhere" />'
+                                   '<bpmn:serviceTask id="breach"'),
+     "calls process 'nowhere', which no diagram defines"),
+    ("schema", broken("<bpmn:endEvent id=\"end_breach\"", "<bpmn:frobnicate /><bpmn:endEvent id=\"end_breach\""),
+     "frobnicate"),
+]
+
+
+@pytest.mark.parametrize(("what", "text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_rule_names_the_file_element_and_problem(what: str, text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(expected in p for p in found), found
+    assert all(p.startswith("review.bpmn") for p in found)
+
+
+def test_external_entities_are_refused_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read me")
+    hostile = GOOD.replace('<?xml version="1.0" encoding="UTF-8"?>',
+                           f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>')
+    hostile = hostile.replace('name="Review a request"', 'name="&x;"')
+    found = problems(hostile)
+    assert len(found) == 1 and "DOCTYPE" in found[0] and "do not read me" not in found[0]
+
+
+def test_a_billion_laughs_is_refused_quickly() -> None:
+    laughs = '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "lol">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9)) + "]>"
+    found = problems(laughs + GOOD.split("?>", 1)[1].replace('name="Review a request"', 'name="&j;"'))
+    assert any("DOCTYPE" in p for p in found)
+
+
+def test_an_oversized_file_is_refused() -> None:
+    assert any("the limit is" in p for p in problems(GOOD + " " * diagrams.MAX_DIAGRAM_BYTES))
+
+
+def test_ids_must_be_unique_across_diagrams() -> None:
+    other = GOOD.replace('id="review"', 'id="review_two"').replace('id="review_defs"', 'id="x"')
+    found = problems(GOOD, others={"other.bpmn": other})
+    assert any("the id is also used in" in p for p in found)
+
+
+def test_a_process_id_defined_twice_is_named() -> None:
+    found = problems(GOOD, others={"copy.bpmn": GOOD})
+    assert any("process id 'review' is also defined in" in p for p in found)
+
+
+def test_mash_validate_lists_every_problem_and_fails(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    bad = broken('camunda:topic="test_check"', 'camunda:topic="nope"').replace(
+        "<bpmn:flowNodeRef>review_task</bpmn:flowNodeRef>", "")
+    (tmp_path / "review.bpmn").write_text(bad)
+    assert main(["validate", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(str(tmp_path / "review.bpmn")) for line in lines)
+    assert "2 problems; nothing was deployed" in err
+
+
+def test_mash_validate_says_what_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "review.bpmn").write_text(GOOD)
+    assert main(["validate", str(tmp_path / "review.bpmn")]) == 0
+    assert "1 diagram(s) valid: review" in capsys.readouterr().out
