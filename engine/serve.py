@@ -66,7 +66,9 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not virtual_start:
             parts["wakeup"] = Wakeup(engine)
-            parts["wakeup"].start()
+            parts["wakeup"].start()  # fires at once what fell due while the service was down
+        else:  # the virtual clock starts where it was told: what is due by then fires now
+            engine.run_until(engine.clock.now())
         if smtp_url:
             parts["mailer"] = MailerLoop(Mailer(store, clock, smtp_url))
             parts["mailer"].start()
