@@ -82,7 +82,7 @@ class Deployments:
 
     def versions(self) -> list[dict[str, object]]:
         with self.store.reading() as conn:
-            counts = dict(conn.execute(
+            counts: dict[int, int] = dict(conn.execute(
                 sa.select(instances.c.version_id, sa.func.count())
                 .where(instances.c.state != "completed")
                 .group_by(instances.c.version_id)).all())

@@ -19,8 +19,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from . import forms, registry
 from .bpmn.parser import MashParser, UnsafeXML, read_xml
-from .bpmn.specs import is_iso_literal
 from .bpmn.script_engine import DIAGRAM_FUNCTIONS
+from .bpmn.specs import is_iso_literal
 from .expressions import SAFE_BUILTIN_NAMES, ExpressionError, check
 
 NS = {
@@ -130,7 +130,8 @@ def _lanes(root: Any) -> tuple[dict[str, str], list[tuple[str, tuple[float, floa
                            namespaces=NS)
         if shape and lane.find(f"{BPMN}childLaneSet") is None:
             b = shape[0]
-            bounds.append((name, tuple(float(b.get(k, 0)) for k in ("x", "y", "width", "height"))))  # type: ignore[misc]
+            x, y, w, h = (float(b.get(k, 0)) for k in ("x", "y", "width", "height"))
+            bounds.append((name, (x, y, w, h)))
     return members, bounds
 
 

@@ -98,7 +98,7 @@ def check(source: str, mode: Mode = "eval", functions: frozenset[str] | None = N
 def compile_checked(source: str, mode: Mode = "eval") -> CodeType:
     """Checked and compiled once per distinct source text (diagrams repeat them)."""
     tree = check(source, mode)
-    return compile(tree, "<diagram>", mode)
+    return compile(tree, "<diagram>", mode)  # type: ignore[call-overload]
 
 
 class ExpressionEnvironment:

@@ -82,7 +82,7 @@ def open_tasks(conn: Connection, roles: set[str] | None = None) -> list[dict[str
         .where(human_tasks.c.status == "open")
     if roles is not None:
         query = query.where(human_tasks.c.role.in_(sorted(roles)))
-    rows = conn.execute(query).all()
+    rows = list(conn.execute(query).all())
     far = datetime.max.replace(tzinfo=None)
     rows.sort(key=lambda r: (r.due.replace(tzinfo=None) if r.due else far, r.created_at))
     result = []

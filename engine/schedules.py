@@ -47,7 +47,7 @@ def next_occurrence(expression: str, after: datetime, engine: MashScriptEngine) 
             count += 1
             if 0 <= cycles <= count:
                 return None
-        return occurrence  # type: ignore[no-any-return]
+        return occurrence
     if text.startswith("P"):
         parsed = TimerEventDefinition.parse_iso_duration(text)
         return after + TimerEventDefinition.get_timedelta_from_start(parsed, after)

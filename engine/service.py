@@ -34,7 +34,7 @@ from .bpmn import state as workflow_state
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
 from .calendar import WorkingCalendar
 from .calendar_config import calendar_for
-from .clock import Clock
+from .clock import Clock, VirtualClock, iso_z
 from .deployments import Deployments
 from .directory import RoleDirectory, load_directory
 from .forms import validate as validate_form
@@ -51,7 +51,6 @@ from .runtime import (
     Version,
 )
 from .schedules import next_occurrence
-from .clock import VirtualClock, iso_z
 from .store import (
     Prepared,
     Store,
@@ -230,6 +229,7 @@ class Engine:
                                + (f" by {row.completed_by}" if row.completed_by else ""))
             if roles is not None and element.role not in roles and "admin" not in roles:
                 raise Forbidden(f"task {task_id} belongs to another role")
+            assert task is not None  # an element was found for it
             clean, errors = validate_form(element.form, values, task.data)
             if errors:
                 raise FormRejected(errors)
@@ -350,10 +350,10 @@ class Engine:
                                    .where(messages.c.delivered_at.is_(None))).scalar()
             if pending:
                 return self.clock.now()
-            found = [conn.execute(sa.select(sa.func.min(instances.c.next_due))).scalar(),
-                     conn.execute(sa.select(sa.func.min(schedules.c.next_at))).scalar()]
-        dues = [UTCDateTime().process_result_value(d, None) if d is not None and d.tzinfo is None
-                else d for d in found if d is not None]
+            found: list[datetime | None] = [  # min() keeps the column's type: aware UTC
+                conn.execute(sa.select(sa.func.min(instances.c.next_due))).scalar(),
+                conn.execute(sa.select(sa.func.min(schedules.c.next_at))).scalar()]
+        dues = [d for d in found if d is not None]
         return min(dues) if dues else None
 
     def run_until(self, to: datetime, until_quiet: bool = False) -> int:
@@ -508,6 +508,8 @@ class Engine:
                 self._cache.move_to_end(instance_id)
                 return cached[1]
         row = conn.execute(_INSTANCE, {"b_id": instance_id}).first()
+        if row is None:
+            raise NotFound(f"instance {instance_id}")
         version = self.deployments.version(row.version_id)
         text = row.workflow
         workflow = workflow_state.load(text, version.spec, version.subprocess_specs)
@@ -555,7 +557,8 @@ class Engine:
             element = version.element(task)
             context = HandlerContext(
                 instance_id=instance_id, process_id=version.process_id,
-                element_id=task.task_spec.bpmn_id, element_name=element.name if element else "",
+                element_id=task.task_spec.bpmn_id,
+                element_name=(element.name or element.id) if element else "",
                 properties=dict(element.properties) if element else {},
                 data=copy.deepcopy(task.data), services=services,
             )

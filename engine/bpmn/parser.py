@@ -55,7 +55,7 @@ def read_xml(content: bytes, filename: str) -> etree._ElementTree:
         tree = etree.ElementTree(etree.fromstring(content, parser))
     except etree.XMLSyntaxError as err:
         raise UnsafeXML(f"{filename}: not well-formed XML: {err.msg} (line {err.lineno})") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # type: ignore[attr-defined]
         raise UnsafeXML(_DOCTYPE.format(filename=filename))
     return tree
 

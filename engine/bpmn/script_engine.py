@@ -86,7 +86,7 @@ class _NoMessages:
     queued = 0
 
 
-class MashScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+class MashScriptEngine(PythonScriptEngine):
     def __init__(
         self, clock: Clock, calendar: WorkingCalendar, run_handler: HandlerRunner | None = None,
         functions: dict[str, Callable[..., Any]] | None = None,

@@ -64,7 +64,7 @@ def _starts_process(my_task: Any) -> bool:
 
 
 def _engine(my_task: Any) -> MashScriptEngine:
-    return my_task.workflow.script_engine  # type: ignore[no-any-return]
+    return my_task.workflow.script_engine
 
 
 def instant(value: Any) -> datetime:
@@ -179,7 +179,7 @@ class ClockCycle(CycleTimerEventDefinition):
             parsed = TimerEventDefinition.parse_iso_duration(components[1])
             duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
             return cycles, now + duration, duration
-        return TimerEventDefinition.parse_iso_recurring_interval(expression)  # type: ignore[no-any-return]
+        return TimerEventDefinition.parse_iso_recurring_interval(expression)
 
     @staticmethod
     def _after(engine: MashScriptEngine, state: dict[str, Any], due: datetime) -> datetime:

@@ -36,7 +36,7 @@ class LeanWorkflowConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def from_dict(  # type: ignore[override]
+    def from_dict(
         self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None
     ) -> BpmnWorkflow:
         if spec is None:
@@ -167,4 +167,4 @@ def load(stored: bytes, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWork
             f"stored state has format {found} (SpiffWorkflow {spiff}); this engine reads "
             f"format {STATE_FORMAT} (SpiffWorkflow {SPIFF_STATE_VERSION}): add a migration"
         )
-    return _REGISTRY.restore(dct, spec=spec, subprocess_specs=subprocess_specs)  # type: ignore[no-any-return]
+    return _REGISTRY.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
