@@ -33,4 +33,5 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "apscheduler"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("apscheduler").setLevel("WARNING")
+    # A wake-up skipped because one is already running is expected, not a warning.
+    logging.getLogger("apscheduler").setLevel("ERROR")

@@ -27,7 +27,8 @@ class Wakeup:
     def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._armed: datetime | None = None
         self._arm_lock = threading.Lock()
         self._fire_lock = threading.Lock()
