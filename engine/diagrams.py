@@ -417,7 +417,9 @@ def _shared_ids(trees: dict[str, Any], label: dict[str, str]) -> list[Problem]:
     for name, tree in sorted(trees.items()):
         for process in tree.getroot().iter(f"{BPMN}process"):
             for node in process.iter():
-                if not isinstance(node.tag, str) or not node.get("id"):
+                # BPMN elements only: form field and enum value ids are not element ids
+                if not isinstance(node.tag, str) or not node.tag.startswith(BPMN) \
+                        or not node.get("id"):
                     continue
                 element_id = node.get("id")
                 if element_id in seen and seen[element_id] != name:
