@@ -1,9 +1,42 @@
-"""The web task inbox and case view (served by `mash serve`)."""
+"""The web pages people at the front door work in (served by `mash serve`).
+
+- `/signin`: sign in with an API token (kept in an HttpOnly, SameSite=Strict cookie);
+  `/signout`.
+- `/inbox`: the open tasks of the person's roles, overdue first, with the time left in Hub
+  working time; `/inbox/{task}`: the contact, its history and the task's form.
+- `/case/{instance}`: the diagram drawn with bpmn-js (vendored in `static/vendor/`), the
+  current position and the path taken, deadlines and history.
+- `/board`: deadlines breached and due today, by role and RAG.
+
+Every page needs a signed-in token and shows only what its roles may see, as the API does.
+Addresses hold task and instance ids only, never personal data.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ..service import Engine
+from .pages import board, case, signin, tasks
+from .render import STATIC, page
+from .session import BadForm, SignInNeeded
+
+ASSETS = "/assets"
 
 
-def routes(app: Any, engine: Any) -> None:
+def routes(app: FastAPI, engine: Engine) -> None:
     """Mount the web pages on the API app."""
+
+    @app.exception_handler(SignInNeeded)
+    def _sign_in(request: Request, err: SignInNeeded) -> Response:
+        return RedirectResponse(err.location, status_code=303)
+
+    @app.exception_handler(BadForm)
+    def _bad_form(request: Request, err: BadForm) -> Response:
+        return page("expired.html", status=400)
+
+    for group in (signin, tasks, case, board):
+        app.include_router(group.router(engine))
+    app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")

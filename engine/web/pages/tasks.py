@@ -1,0 +1,113 @@
+"""The inbox of a person's roles, and a task: the contact, the history, the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ... import queries
+from ...service import Conflict, Engine, Forbidden, FormRejected, NotFound
+from .. import formfields, reads, timing, views
+from ..formfields import Posted
+from ..render import page
+from ..session import CSRF_FIELD, Session, signed_in
+from .common import chrome, first, is_uuid, posted, refused
+
+
+def router(engine: Engine) -> APIRouter:
+    pages = APIRouter()
+
+    @pages.get("/inbox", include_in_schema=False)
+    def inbox(done: str | None = None, session: Session = Depends(signed_in)) -> Response:
+        caller = session.caller
+        with engine.store.reading() as conn:
+            tasks = queries.open_tasks(conn, None if caller.admin else set(caller.roles))
+            about = reads.about(conn, [t["instance_id"] for t in tasks])
+            finished = reads.task(conn, done) if done and is_uuid(done) else None
+        if finished is not None and not reads.may_do(caller, finished.role):
+            finished = None
+        rows = views.inbox_rows(tasks, about, engine.calendar, engine.clock.now())
+        return page("inbox.html", rows=rows, finished=finished,
+                    overdue=sum(1 for r in rows if r.due.overdue),
+                    **chrome(engine, session, "inbox"))
+
+    def not_yours(session: Session, row: Any) -> HTMLResponse | None:
+        if row is not None and reads.may_do(session.caller, row.role):
+            return None
+        if row is None and session.caller.admin:
+            return refused(engine, session, 404, "No such task",
+                           "There is no task with this address.")
+        return refused(engine, session, 403, "Not a task of your roles",
+                       "This task is not one of your roles' tasks, so it cannot be shown.")
+
+    def task_page(session: Session, row: Any, posted_form: Posted | None = None,
+                  errors: list[dict[str, str]] | None = None, status: int = 200) -> Response:
+        data = engine.task_data(row.id)
+        with engine.store.reading() as conn:
+            case = queries.instance_view(conn, row.instance_id)
+            about = reads.about(conn, [row.instance_id]).get(row.instance_id, {})
+            names = views.Names.of(reads.forms(conn, row.instance_id))
+        form = list(row.form or [])
+        steps, _ = views.history_steps(case["history"], engine.calendar, names)
+        now = engine.clock.now()
+        return page(
+            "task.html", status=status, task=row, case=case, about=about,
+            due=views.due(engine.calendar, now, row.due),
+            created=timing.local(row.created_at, engine.calendar.zone),
+            sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
+            steps=steps, controls=formfields.controls(form, posted_form, errors),
+            other_errors=formfields.unplaced_errors(form, errors or []),
+            **chrome(engine, session, "inbox"))
+
+    def closed_page(session: Session, row: Any, status: int, attempted: bool) -> Response:
+        return page("task_closed.html", status=status, task=row, attempted=attempted,
+                    by_me=row.completed_by == session.caller.name,
+                    at=timing.local(row.completed_at, engine.calendar.zone),
+                    **chrome(engine, session, "inbox"))
+
+    @pages.get("/inbox/{task_id}", include_in_schema=False)
+    def show_task(task_id: str, session: Session = Depends(signed_in)) -> Response:
+        row = _row(engine, task_id)
+        if (refusal := not_yours(session, row)) is not None:
+            return refusal
+        if row.status != "open":
+            return closed_page(session, row, 200, attempted=False)
+        try:
+            return task_page(session, row)
+        except NotFound:  # completed between the two reads
+            return closed_page(session, _row(engine, task_id), 200, attempted=False)
+
+    @pages.post("/inbox/{task_id}", include_in_schema=False)
+    def complete_task(task_id: str, form: Posted = Depends(posted),
+                      session: Session = Depends(signed_in)) -> Response:
+        session.check(first(form, CSRF_FIELD))
+        row = _row(engine, task_id)
+        if (refusal := not_yours(session, row)) is not None:
+            return refusal
+        caller = session.caller
+        answers = formfields.values(list(row.form or []), form)
+        try:
+            engine.complete(task_id, answers, caller.name,
+                            None if caller.admin else set(caller.roles))
+        except FormRejected as err:
+            return task_page(session, row, form, err.errors, status=422)
+        except Conflict:
+            return closed_page(session, _row(engine, task_id), 409, attempted=True)
+        except Forbidden:
+            return refused(engine, session, 403, "Not a task of your roles",
+                           "This task is not one of your roles' tasks.")
+        except NotFound:
+            return refused(engine, session, 404, "No such task",
+                           "There is no task with this address.")
+        return RedirectResponse(f"/inbox?done={task_id}", status_code=303)
+
+    return pages
+
+
+def _row(engine: Engine, task_id: str) -> Any:
+    if not is_uuid(task_id):
+        return None
+    with engine.store.reading() as conn:
+        return reads.task(conn, task_id)

@@ -1,0 +1,80 @@
+"""What the pages read from the engine's tables beyond engine.queries: whom an instance is
+about, whether a caller may see it, and the deadlines with their role and RAG.
+
+Read-only; every visibility rule is the API's: a token sees its roles' tasks and the
+instances where its roles have a task, and `admin` sees everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..api.auth import Caller
+from ..store import deadlines, history, human_tasks, instances
+
+
+def about(conn: Connection, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each instance's summary (child name and id, channel, received_at) and reference."""
+    ids = sorted(set(instance_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(instances.c.id, instances.c.summary, instances.c.reference,
+                                  instances.c.rag, instances.c.process_id)
+                        .where(instances.c.id.in_(ids))).all()
+    return {r.id: {**(r.summary or {}), "reference": r.reference, "rag": r.rag,
+                   "process": r.process_id} for r in rows}
+
+
+def task(conn: Connection, task_id: str) -> Any:
+    return conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+
+
+def forms(conn: Connection, instance_id: str) -> list[list[dict[str, Any]]]:
+    """The forms of every task the instance has had (for the words of recorded answers)."""
+    return [r.form for r in conn.execute(sa.select(human_tasks.c.form).where(
+        human_tasks.c.instance_id == instance_id).order_by(human_tasks.c.created_at))]
+
+
+def may_do(caller: Caller, role: str) -> bool:
+    return caller.admin or role in caller.roles
+
+
+def may_see_instance(conn: Connection, caller: Caller, instance_id: str) -> bool:
+    """Whether the instance exists and one of the caller's roles has (had) a task in it."""
+    if caller.admin:
+        return conn.execute(sa.select(instances.c.id)
+                            .where(instances.c.id == instance_id)).first() is not None
+    return conn.execute(sa.select(human_tasks.c.id).where(
+        human_tasks.c.instance_id == instance_id,
+        human_tasks.c.role.in_(sorted(caller.roles))).limit(1)).first() is not None
+
+
+def record_view(conn: Connection, instance_id: str, actor: str, at: Any) -> None:
+    """Reading a case is audited, as GET /instances/{id} does."""
+    conn.execute(history.insert().values(instance_id=instance_id, at=at, actor=actor,
+                                         action="viewed"))
+
+
+def board_deadlines(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
+    """Every deadline not cancelled on an instance the caller may see, with the role of the
+    task it runs on (None when it runs on something that is not a person's task), the
+    instance's RAG and whom it is about."""
+    query = sa.select(
+        deadlines.c.instance_id, deadlines.c.name, deadlines.c.started_at, deadlines.c.due,
+        deadlines.c.done_at, deadlines.c.breached_at, deadlines.c.met,
+        human_tasks.c.role, human_tasks.c.name.label("task_name"),
+        human_tasks.c.status.label("task_status"),
+        instances.c.rag, instances.c.summary, instances.c.reference, instances.c.state,
+    ).join(instances, instances.c.id == deadlines.c.instance_id)\
+        .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
+        .where(deadlines.c.cancelled_at.is_(None))\
+        .order_by(deadlines.c.due)
+    if not caller.admin:
+        mine = sa.select(human_tasks.c.instance_id).where(
+            human_tasks.c.role.in_(sorted(caller.roles)))
+        query = query.where(deadlines.c.instance_id.in_(mine))
+    return [dict(r._mapping) for r in conn.execute(query)]

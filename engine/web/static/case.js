@@ -1,0 +1,95 @@
+// The case view's diagram: drawn by the vendored bpmn-js NavigatedViewer, with the current
+// position ("Now", thick dashed outline) and the path taken ("Done", solid outline and a
+// tick) marked by shape and text as well as colour. The same facts are on the page in words.
+(function () {
+  "use strict";
+  var box = document.getElementById("diagram");
+  var status = document.getElementById("diagram-status");
+  if (!box) return;
+  function say(text) { if (status) status.textContent = text; }
+  if (!window.BpmnJS || !window.fetch) {
+    say("The diagram cannot be drawn in this browser; the case is described in words below.");
+    return;
+  }
+  var viewer = new window.BpmnJS({ container: box });
+
+  function badge(text, kind) {
+    var span = document.createElement("span");
+    span.className = "diagram-badge diagram-badge-" + kind;
+    span.textContent = text;
+    return span;
+  }
+
+  function mark(data) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    var current = new Set(data.current);
+    var done = new Set(data.path.filter(function (id) { return !current.has(id); }));
+    var flows = new Set(data.flows);
+    registry.forEach(function (element) {
+      if (element.type === "bpmn:SequenceFlow") {
+        var bo = element.businessObject;
+        var source = bo.sourceRef && bo.sourceRef.id, target = bo.targetRef && bo.targetRef.id;
+        if (flows.has(element.id) || (data.path.indexOf(source) >= 0 && current.has(target))) {
+          canvas.addMarker(element.id, "mash-taken");
+        }
+        return;
+      }
+      if (element.labelTarget || element.type === "label") return;
+      if (current.has(element.id)) {
+        canvas.addMarker(element.id, "mash-current");
+        overlays.add(element.id, "mash", { position: { top: -14, left: -8 }, html: badge("Now", "now") });
+      } else if (done.has(element.id)) {
+        canvas.addMarker(element.id, "mash-done");
+        overlays.add(element.id, "mash", { position: { top: -10, right: 10 }, html: badge("✓", "done") });
+      }
+    });
+    return { current: current.size, done: done.size };
+  }
+
+  var zoom = {
+    "in": function (canvas) { canvas.zoom(canvas.zoom() * 1.25); },
+    "out": function (canvas) { canvas.zoom(canvas.zoom() / 1.25); },
+    "fit": function (canvas) { canvas.zoom("fit-viewport", "auto"); }
+  };
+  document.querySelectorAll("[data-zoom]").forEach(function (button) {
+    button.addEventListener("click", function () { zoom[button.dataset.zoom](viewer.get("canvas")); });
+  });
+  // Keyboard: arrows move the diagram, + and - zoom, 0 fits it to the screen.
+  box.addEventListener("keydown", function (event) {
+    var canvas = viewer.get("canvas"), step = 60;
+    var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    if (moves[event.key]) {
+      canvas.scroll({ dx: moves[event.key][0], dy: moves[event.key][1] });
+    } else if (event.key === "+" || event.key === "=") {
+      zoom["in"](canvas);
+    } else if (event.key === "-") {
+      zoom.out(canvas);
+    } else if (event.key === "0") {
+      zoom.fit(canvas);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  fetch(box.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (answer) {
+      if (!answer.ok) throw new Error("the server answered " + answer.status);
+      return answer.json();
+    })
+    .then(function (data) {
+      return viewer.importXML(data.xml).then(function () {
+        viewer.get("canvas").zoom("fit-viewport", "auto");
+        var counted = mark(data);
+        box.dataset.ready = "true";
+        say("Diagram drawn: " + counted.current + " open " + (counted.current === 1 ? "step" : "steps") +
+            " marked “Now”, " + counted.done + " done. Use the arrow keys to move it, + and − to zoom.");
+      });
+    })
+    .catch(function (error) {
+      box.dataset.ready = "error";
+      say("The diagram could not be drawn (" + error.message + "); the case is described in words below.");
+    });
+})();
