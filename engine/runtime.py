@@ -202,8 +202,11 @@ class Runner:
 
     def complete(self, task_id: str, values: dict[str, Any]) -> Advance:
         due = self._next_due()
-        if due is not None and due <= self.now:
-            self._run_engine()  # timers that fell due fire before the person's work lands
+        if due is not None and due < self.now:
+            # Timers that fell due before now fire first (a breach is recorded as it would
+            # have been); one due exactly now does not: work done at the due instant meets it.
+            with self.engine.just_before_now():
+                self._run_engine()
         task = _task(self.workflow, task_id)
         if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
             raise TaskNotOpen(task_id)

@@ -167,6 +167,10 @@ class Engine:
         """Start an instance of the newest version; returns its id and what happened.
         `within`: more writes to commit in the same transaction (an idempotency record)."""
         instance_id = instance_id or str(uuid.uuid4())
+        if about is not None and (not isinstance(about, str) or len(about) > 36):
+            raise ValueError("about must be the id of an instance (36 characters at most)")
+        if reference is not None and len(reference) > 64:
+            raise ValueError("reference must be 64 characters at most")
         with self._instance(instance_id):
             with self.store.transaction() as conn:
                 live, advance, row_version, engine = self._start(

@@ -60,6 +60,11 @@ def _local(value: Any, task: HandlerContext) -> str:
     return at.strftime("%A %d %B %Y, %H:%M")
 
 
+def _raised_by(data: dict[str, Any]) -> dict[str, Any]:
+    raised_by = data.get("raised_by")
+    return raised_by if isinstance(raised_by, dict) else {}
+
+
 def context(task: HandlerContext) -> dict[str, str]:
     data = task.data
     child = data.get("child") or {}
@@ -86,6 +91,9 @@ def context(task: HandlerContext) -> dict[str, str]:
         "stage": str(data.get("stage") or ""),
         "summary": data.get("summary") or "",
         "element": task.element_name,
+        "raised_by_name": _raised_by(data).get("name") or "the professional who raised it",
+        "raised_by_agency": _raised_by(data).get("agency") or "",
+        "raised": _local(data.get("raised_at"), task),
     }
     # The service task's own properties (e.g. `stage` = 2) fill placeholders too.
     values.update({k: v for k, v in task.properties.items() if k not in ("kind", "to")})

@@ -7,8 +7,9 @@ is shared between threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -94,12 +95,25 @@ class MashScriptEngine(PythonScriptEngine):
         functions = functions if functions is not None else diagram_functions(clock, calendar)
         super().__init__(environment=ExpressionEnvironment(functions))
         self.clock = clock
+        self._instant_before: datetime | None = None
         self.calendar = calendar
         self._run_handler = run_handler
         self.messages: Any = _NoMessages()
 
     def now(self) -> datetime:
+        if self._instant_before is not None:
+            return self._instant_before
         return self.clock.now()
+
+    @contextmanager
+    def just_before_now(self) -> Iterator[None]:
+        """Timers see the instant just before now: what falls due exactly now waits, so work
+        done at a deadline's due instant meets it (DOMAIN.md: met "at or before")."""
+        self._instant_before = self.clock.now() - timedelta(microseconds=1)
+        try:
+            yield
+        finally:
+            self._instant_before = None
 
     def next_working_day_at(self, after: datetime, local: str) -> datetime:
         return self.calendar.next_working_day_at(after, parse_local_time(local))

@@ -61,14 +61,16 @@ def record_view(conn: Connection, instance_id: str, actor: str, at: Any) -> None
 
 def board_deadlines(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
     """Every deadline not cancelled on an instance the caller may see, with the role of the
-    task it runs on (None when it runs on something that is not a person's task), the
-    instance's RAG and whom it is about."""
+    task it runs on (None when it runs on something that is not a person's task: see
+    `lanes`), the instance's RAG and whom it is about."""
     query = sa.select(
-        deadlines.c.instance_id, deadlines.c.name, deadlines.c.started_at, deadlines.c.due,
+        deadlines.c.instance_id, deadlines.c.name, deadlines.c.element_id,
+        deadlines.c.started_at, deadlines.c.due,
         deadlines.c.done_at, deadlines.c.breached_at, deadlines.c.met,
         human_tasks.c.role, human_tasks.c.name.label("task_name"),
         human_tasks.c.status.label("task_status"),
         instances.c.rag, instances.c.summary, instances.c.reference, instances.c.state,
+        instances.c.version_id,
     ).join(instances, instances.c.id == deadlines.c.instance_id)\
         .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
         .where(deadlines.c.cancelled_at.is_(None))\

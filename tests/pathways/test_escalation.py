@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine import diagrams
-from engine.service import Conflict, Forbidden, FormRejected
+from engine.service import Forbidden, FormRejected
 from engine.store import notifications
 from tests.pathways.harness import PROCESSES, Hub
 
@@ -225,10 +225,6 @@ def test_an_answer_before_the_deadline_meets_it(hub: Hub) -> None:
     assert hub.view(instance)["outcome"] == "resolved_stage_1"
 
 
-@pytest.mark.xfail(strict=True, raises=Conflict, reason=(
-    "engine: Runner.complete fires the timers due at or before now before it lands the "
-    "person's work, so an answer given exactly at the due instant is refused as 'no longer "
-    "open'; DOMAIN.md: a deadline is met when the work is done at or before the due instant"))
 def test_an_answer_at_exactly_the_due_instant_meets_the_deadline(hub: Hub) -> None:
     instance = raise_disagreement(hub, raised_at="2026-11-23T10:00:00Z")
     hub.advance(to="2026-11-30T17:14:00Z")

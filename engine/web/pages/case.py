@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ... import queries
 from ...service import Engine
-from .. import reads, views
+from .. import diagram, reads, views
 from ..render import HEADERS, page
 from ..session import Session, signed_in
 from .common import chrome, is_uuid, refused
@@ -58,12 +58,12 @@ def router(engine: Engine) -> APIRouter:
         with engine.store.reading() as conn:
             case = queries.instance_view(conn, instance_id, history_rows=False)
             row = queries.instance_row(conn, instance_id)
-        model = engine.deployments.version(row.version_id).models[row.process_id]
-        return JSONResponse({
-            "process": row.process_id, "version": row.version,
-            "xml": engine.deployments.diagram_xml(row.version_id, model.file),
-            "path": case["path"], "flows": case["flows"],
-            "current": [t["element_id"] for t in case["open_tasks"]],
-        }, headers=HEADERS)
+        version = engine.deployments.version(row.version_id)
+        xml = engine.deployments.diagram_xml(row.version_id,
+                                             version.models[row.process_id].file)
+        marked = diagram.marks(xml, row.process_id, version.models, case["path"],
+                               [t["element_id"] for t in case["open_tasks"]])
+        return JSONResponse({"process": row.process_id, "version": row.version, "xml": xml,
+                             "flows": case["flows"], **marked}, headers=HEADERS)
 
     return pages

@@ -27,6 +27,22 @@
     var current = new Set(data.current);
     var done = new Set(data.path.filter(function (id) { return !current.has(id); }));
     var flows = new Set(data.flows);
+    // An element inside a collapsed sub-process is drawn on the sub-process's own plane:
+    // mark the collapsed shape on the plane shown too.
+    function collapsedAround(id) {
+      var element = registry.get(id), shapes = [];
+      var bo = element && element.businessObject && element.businessObject.$parent;
+      while (bo) {
+        var shape = registry.get(bo.id);
+        if (shape && shape.collapsed) shapes.push(shape.id);
+        bo = bo.$parent;
+      }
+      return shapes;
+    }
+    data.current.forEach(function (id) { collapsedAround(id).forEach(function (s) { current.add(s); }); });
+    data.path.forEach(function (id) {
+      collapsedAround(id).forEach(function (s) { if (!current.has(s)) done.add(s); });
+    });
     registry.forEach(function (element) {
       if (element.type === "bpmn:SequenceFlow") {
         var bo = element.businessObject;
