@@ -5,7 +5,7 @@
 For each database: the real service (uvicorn, the real diagrams) on loopback; `--clients`
 threads submit contacts (POST /contacts), then complete the verification tasks they opened
 (POST /tasks/{id}/complete). Prints requests per second and p50/p99 latency of each call.
-PostgreSQL is a throwaway server of the machine's binaries (as the tests use).
+PostgreSQL is a throwaway server of the machine's binaries, with fsync on.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         run("SQLite    ", f"sqlite:///{folder}/bench.sqlite", args.contacts, args.clients)
-    with postgres.server() as server:
+    with postgres.server(durable=True) as server:
         run("PostgreSQL", server.new_database(), args.contacts, args.clients)
     return 0
 

@@ -47,7 +47,10 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 class Server:
-    def __init__(self) -> None:
+    """`durable=False` (the tests) turns off fsync for speed; a benchmark keeps it on."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = _binaries()
         self.root = Path(tempfile.mkdtemp(prefix="mash-pg-"))
         self.data = self.root / "data"
@@ -61,8 +64,9 @@ class Server:
                                         "--no-sync"]),
                        check=True, capture_output=True)
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(_as_server_user([str(self.bin / "pg_ctl"), "-D", str(self.data),
                                         "-o", options, "-l", str(self.root / "log"),
                                         "-w", "start"]),
@@ -95,8 +99,8 @@ class Server:
 
 
 @contextmanager
-def server() -> Iterator[Server]:
-    running = Server()
+def server(durable: bool = False) -> Iterator[Server]:
+    running = Server(durable)
     running.start()
     try:
         yield running
