@@ -288,6 +288,7 @@ def board(found: list[dict[str, Any]], calendar: Calendar, now: datetime,
             row.status = "overdue" if row.due.overdue else "due today"
             today.append(row)
     breached.sort(key=lambda r: (r.status != "still open", r.due.at or now))
+    today.sort(key=lambda r: r.due.at or now)
     roles = sorted({r.role for r in breached + today})
     counts = []
     for name in roles:

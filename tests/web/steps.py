@@ -1,0 +1,55 @@
+"""Steps the page tests share: a case set up through the API, the BRAG form filled in the
+browser, what the diagram marks."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from playwright.sync_api import Page
+
+from tests.web.conftest import Hub
+from tests.web.drive import drive, waiting_at
+from tests.web.service import contact
+
+
+def new_case(hub: Hub, child_name: str, child_id: str) -> tuple[str, str]:
+    """A contact moved on to its BRAG task; returns the instance id and the task id."""
+    status, started = hub.service.call("POST", "/contacts", hub.admin,
+                                       contact(child_name, child_id))
+    assert status == 201, started
+    view = drive(hub.service, hub.admin, started["id"], waiting_at("brag"))
+    task = next(t for t in view["open_tasks"] if t["element_id"] == "brag")
+    return started["id"], task["id"]
+
+
+def path_of(page: Page) -> str:
+    return urlparse(page.url).path
+
+
+def marked(page: Page, marker: str) -> set[str]:
+    """The ids of the diagram elements bpmn-js drew with a marker."""
+    ids: list[str] = page.eval_on_selector_all(
+        f".djs-element.{marker}", "els => els.map(e => e.dataset.elementId)")
+    return set(ids)
+
+
+def open_case(page: Page, instance_id: str) -> None:
+    page.goto(f"/case/{instance_id}")
+    page.wait_for_selector("#diagram[data-ready='true']")
+
+
+def fill_brag(page: Page, rag: str, level: str, consent: str, reasons: list[str]) -> None:
+    page.locator("#field-history_analysis").fill("Known to Early Help in 2024; closed.")
+    page.check(f"input[name=rag][value={rag}]")
+    page.locator("#field-threshold_level").fill(level)
+    page.check(f"input[name=consent_decision][value={consent}]")
+    for box in page.locator("input[name=consent_override_reasons]").all():
+        box.set_checked(box.get_attribute("value") in reasons)
+
+
+def submit(page: Page) -> int:
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Complete task").click()
+    page.wait_for_load_state()
+    status: int = answer.value.status
+    return status
