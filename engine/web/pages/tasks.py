@@ -49,6 +49,7 @@ def router(engine: Engine) -> APIRouter:
             case = queries.instance_view(conn, row.instance_id)
             about = reads.about(conn, [row.instance_id]).get(row.instance_id, {})
             names = views.Names.of(reads.forms(conn, row.instance_id))
+            version_id = queries.instance_row(conn, row.instance_id).version_id
         form = list(row.form or [])
         steps, _ = views.history_steps(case["history"], engine.calendar, names)
         now = engine.clock.now()
@@ -59,7 +60,16 @@ def router(engine: Engine) -> APIRouter:
             sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
             steps=steps, controls=formfields.controls(form, posted_form, errors),
             other_errors=formfields.unplaced_errors(form, errors or []),
+            guidance=guidance(version_id, row.element_id),
             **chrome(engine, session, "inbox"))
+
+    def guidance(version_id: int, element_id: str) -> str | None:
+        """The task's documentation in the diagram: what the procedure says about it."""
+        for model in engine.deployments.version(version_id).models.values():
+            element = model.elements.get(element_id)
+            if element is not None:
+                return element.documentation
+        return None
 
     def closed_page(session: Session, row: Any, status: int, attempted: bool) -> Response:
         return page("task_closed.html", status=status, task=row, attempted=attempted,
