@@ -39,6 +39,22 @@ def forms(conn: Connection, instance_id: str) -> list[list[dict[str, Any]]]:
         human_tasks.c.instance_id == instance_id).order_by(human_tasks.c.created_at))]
 
 
+def open_tasks_of(conn: Connection, instance_ids: Iterable[str]
+                  ) -> dict[str, list[tuple[str, str]]]:
+    """Each instance's open tasks as (role, task name): who holds the case now."""
+    ids = sorted(set(instance_ids))
+    found: dict[str, list[tuple[str, str]]] = {}
+    if not ids:
+        return found
+    for r in conn.execute(sa.select(human_tasks.c.instance_id, human_tasks.c.role,
+                                    human_tasks.c.name)
+                          .where(human_tasks.c.instance_id.in_(ids),
+                                 human_tasks.c.status == "open")
+                          .order_by(human_tasks.c.created_at)):
+        found.setdefault(r.instance_id, []).append((r.role, r.name))
+    return found
+
+
 def may_do(caller: Caller, role: str) -> bool:
     return caller.admin or role in caller.roles
 

@@ -178,10 +178,14 @@ def contact_sections(data: dict[str, Any], calendar: Calendar, form_ids: set[str
     shown = {"child", "referrer", *CONTACT, *form_ids}
     rest = Section("Recorded so far", [(names.label(k), names.show(k, v, calendar))
                                        for k, v in data.items()
-                                       if k not in shown and not k.startswith("_")])
+                                       if k not in shown and not k.startswith("_")
+                                       and not _blank(v)])
     if rest.items:
         sections.append(rest)
     return sections
+
+
+SYSTEM_ACTORS = frozenset({"engine", "timer", "message", "retry", "schedule"})
 
 
 @dataclass
@@ -192,22 +196,49 @@ class Step:
     what: str
     role: str
     changes: list[tuple[str, str]]
+    by_person: bool
+
+    @property
+    def worth_showing(self) -> bool:
+        """A person's step, anything but a plain completion (a start, a breach, an
+        incident), or an automatic step that recorded something. Not: a gateway passed."""
+        return self.by_person or self.action != "completed" or bool(self.changes)
+
+
+@dataclass
+class History:
+    steps: list[Step]  # every step, in order
+    viewed: list[Step]  # who opened the case, when
+
+    @property
+    def main(self) -> list[Step]:
+        return [s for s in self.steps if s.worth_showing]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.steps) - len(self.main)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
 
 
 def history_steps(history: list[dict[str, Any]], calendar: Calendar,
-                  names: Names | None = None) -> tuple[list[Step], list[Step]]:
-    """The case's history, and apart from it who viewed the case when."""
+                  names: Names | None = None) -> History:
+    """The case's history, and apart from it who viewed the case when. A step's changes
+    leave out fields it set to nothing (a process starting lists every field blank)."""
     names = names or Names()
-    steps: list[Step] = []
-    views: list[Step] = []
+    found = History([], [])
     for h in history:
-        step = Step(at=timing.local(h["at"], calendar.zone), actor=h["actor"] or "",
+        actor = h["actor"] or ""
+        step = Step(at=timing.local(h["at"], calendar.zone), actor=actor,
                     action=h["action"], what=h.get("element_name") or h.get("element_id") or "",
                     role=h.get("role") or "",
                     changes=[(names.label(k), names.show(k, v, calendar))
-                             for k, v in (h.get("changes") or {}).items()])
-        (views if h["action"] == "viewed" else steps).append(step)
-    return steps, views
+                             for k, v in (h.get("changes") or {}).items() if not _blank(v)],
+                    by_person=actor not in SYSTEM_ACTORS)
+        (found.viewed if h["action"] == "viewed" else found.steps).append(step)
+    return found
 
 
 # -- a case --------------------------------------------------------------------------------

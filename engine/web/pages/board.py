@@ -27,9 +27,16 @@ def router(engine: Engine) -> APIRouter:
                         session: Session = Depends(signed_in)) -> Response:
         with engine.store.reading() as conn:
             found = reads.board_deadlines(conn, session.caller)
+            holding = reads.open_tasks_of(conn, {r["instance_id"] for r in found
+                                                 if r["role"] is None and r["done_at"] is None})
         for row in found:
-            if row["role"] is None:  # on a sub-process, not a person's task: its lane
-                row["role"] = lane(row["version_id"], row["element_id"])
+            if row["role"] is None:
+                # A deadline on a sub-process, not on one person's task: answerable is
+                # whoever holds the case now, else the lane its timer is drawn in.
+                now_with = holding.get(row["instance_id"], [])
+                row["role"] = " and ".join(sorted({r for r, _ in now_with})) or \
+                    lane(row["version_id"], row["element_id"])
+                row["task_name"] = "; ".join(name for _, name in now_with) or None
         board = views.board(found, engine.calendar, engine.clock.now(), role or None, rag or None)
         return page("board.html", board=board, role=role or "", rag=rag or "",
                     rags=(*views.RAGS, "Not rated"), **chrome(engine, session, "board"))

@@ -37,11 +37,11 @@ def router(engine: Engine) -> APIRouter:
             case = queries.instance_view(conn, instance_id)
             about = reads.about(conn, [instance_id]).get(instance_id, {})
             names = views.Names.of(reads.forms(conn, instance_id))
-        steps, viewed = views.history_steps(case["history"], engine.calendar, names)
-        done = {h["element_id"]: h["element_name"] or h["element_id"]
-                for h in case["history"] if h["action"] == "completed" and h["element_id"]}
+        history = views.history_steps(case["history"], engine.calendar, names)
+        done = {h["element_id"]: h["element_name"] for h in case["history"]
+                if h["action"] == "completed" and h["element_id"] and h["element_name"]}
         return page(
-            "case.html", case=case, about=about, steps=steps, viewed=viewed,
+            "case.html", case=case, about=about, history=history,
             deadlines=views.deadline_rows(case["deadlines"], engine.calendar, now),
             open_tasks=[{**t, "mine": reads.may_do(session.caller, t["role"]),
                          "due": views.due(engine.calendar, now, t["due"])}

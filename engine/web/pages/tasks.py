@@ -51,14 +51,14 @@ def router(engine: Engine) -> APIRouter:
             names = views.Names.of(reads.forms(conn, row.instance_id))
             version_id = queries.instance_row(conn, row.instance_id).version_id
         form = list(row.form or [])
-        steps, _ = views.history_steps(case["history"], engine.calendar, names)
+        history = views.history_steps(case["history"], engine.calendar, names)
         now = engine.clock.now()
         return page(
             "task.html", status=status, task=row, case=case, about=about,
             due=views.due(engine.calendar, now, row.due),
             created=timing.local(row.created_at, engine.calendar.zone),
             sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
-            steps=steps, controls=formfields.controls(form, posted_form, errors),
+            history=history, controls=formfields.controls(form, posted_form, errors),
             other_errors=formfields.unplaced_errors(form, errors or []),
             guidance=guidance(version_id, row.element_id),
             **chrome(engine, session, "inbox"))

@@ -12,6 +12,7 @@
     return;
   }
   var viewer = new window.BpmnJS({ container: box });
+  var READABLE = 0.9;  // the smallest scale at which the diagram's labels can be read
 
   function badge(text, kind) {
     var span = document.createElement("span");
@@ -53,11 +54,13 @@
         return;
       }
       if (element.labelTarget || element.type === "label") return;
+      // An expanded sub-process is an area: outlined, not filled, so what is inside shows.
+      var area = element.type === "bpmn:SubProcess" && !element.collapsed ? "-area" : "";
       if (current.has(element.id)) {
-        canvas.addMarker(element.id, "mash-current");
+        canvas.addMarker(element.id, "mash-current" + area);
         overlays.add(element.id, "mash", { position: { top: -14, left: -8 }, html: badge("Now", "now") });
       } else if (done.has(element.id)) {
-        canvas.addMarker(element.id, "mash-done");
+        canvas.addMarker(element.id, "mash-done" + area);
         overlays.add(element.id, "mash", { position: { top: -10, right: 10 }, html: badge("✓", "done") });
       }
     });
@@ -97,11 +100,22 @@
     })
     .then(function (data) {
       return viewer.importXML(data.xml).then(function () {
-        viewer.get("canvas").zoom("fit-viewport", "auto");
+        var canvas = viewer.get("canvas");
+        canvas.zoom("fit-viewport", "auto");
         var counted = mark(data);
+        var closer = "";
+        // A big process drawn whole is too small to read: show where the case is now.
+        var now = data.current.map(function (id) { return viewer.get("elementRegistry").get(id); })
+          .filter(function (element) { return element && !element.hidden; });
+        if (canvas.zoom() < READABLE && now.length) {
+          canvas.zoom(READABLE);
+          canvas.scrollToElement(now[0], { top: 160, bottom: 160, left: 260, right: 260 });
+          closer = " Shown close up where the case is now; “Fit to screen” shows the whole process.";
+        }
         box.dataset.ready = "true";
         say("Diagram drawn: " + counted.current + " open " + (counted.current === 1 ? "step" : "steps") +
-            " marked “Now”, " + counted.done + " done. Use the arrow keys to move it, + and − to zoom.");
+            " marked “Now”, " + counted.done + " done." + closer +
+            " Use the arrow keys to move it, + and − to zoom.");
       });
     })
     .catch(function (error) {
