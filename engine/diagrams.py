@@ -318,19 +318,16 @@ class DiagramSet:
         return self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id)
 
     def files_for(self, process_id: str) -> list[str]:
-        """The files a process needs: its own and, transitively, those of what it calls."""
-        needed: set[str] = set()
-        todo = [process_id]
-        seen: set[str] = set()
-        while todo:
-            pid = todo.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            model = self.models[pid]
-            needed.add(model.file)
-            todo.extend(model.calls)
-        return sorted(needed)
+        """The files a process needs: its own and, transitively, those defining what any
+        process in them calls (a file is validated whole, so all its calls must resolve)."""
+        needed = {self.models[process_id].file}
+        while True:
+            calls = {called for model in self.models.values() if model.file in needed
+                     for called in model.calls if called in self.models}
+            more = {self.models[called].file for called in calls} - needed
+            if not more:
+                return sorted(needed)
+            needed |= more
 
     def version_hash(self, process_id: str) -> str:
         digest = hashlib.sha256()

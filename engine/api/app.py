@@ -54,6 +54,9 @@ class DisagreementBody(Strict):
     raised_by: str | dict[str, Any]
     about: str | None = None
     summary: str = ""
+    # The policy's first step: true when the professional has already tried to resolve it
+    # with the other professional; the disagreement then starts at Stage 1.
+    informal_attempt_failed: bool = False
 
 
 class ClockBody(Strict):
@@ -172,7 +175,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                 raise Refused(422, "about", "is not the id of a contact or decision")
         raised_by = body.raised_by if isinstance(body.raised_by, dict) else {"name": body.raised_by}
         data = {"raised_by": raised_by, "about": body.about, "summary": body.summary,
-                "raised_at": iso_z(engine.clock.now())}
+                "raised_at": iso_z(engine.clock.now()),
+                "informal_attempt_failed": body.informal_attempt_failed}
         import uuid
 
         instance_id = str(uuid.uuid4())

@@ -54,6 +54,7 @@ ROLES = {
     "social_worker": ["MASH Social Worker"],
     "early_help": ["Early Help Hub"],
     "stage1": ["Line / team manager"],
+    "professional": ["Professional raising the disagreement"],
 }
 
 

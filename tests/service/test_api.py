@@ -40,7 +40,7 @@ def test_health_needs_no_token(service: Service) -> None:
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer"])
 def test_every_other_call_needs_a_valid_token(service: Service, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     answer = service.call(None, "GET", "/tasks", headers=headers)
@@ -174,8 +174,13 @@ def test_a_disagreement_links_to_its_contact_and_never_blocks_it(service: Servic
     raised = service.call("manager", "POST", "/disagreements",
                           json={"raised_by": "Dr A. Partner", "about": created["id"],
                                 "summary": "We think the threshold is met."})
-    assert raised.status_code == 201
-    assert task_of(service, "stage1", raised.json()["id"])["element_id"] == "stage_1_response"
+    assert raised.status_code == 201  # first, professional to professional
+    assert task_of(service, "professional", raised.json()["id"])["element_id"] == \
+        "resolve_informally"
+    escalated = service.call("manager", "POST", "/disagreements",
+                             json={"raised_by": {"name": "Dr A. Partner", "agency": "GP"},
+                                   "about": created["id"], "informal_attempt_failed": True})
+    assert task_of(service, "stage1", escalated.json()["id"])["element_id"] == "stage_1_response"
     assert task_of(service, "bsio", created["id"])["element_id"] == "verify"
     wrong = service.call("manager", "POST", "/disagreements",
                          json={"raised_by": "x", "about": "no-such-contact"})
