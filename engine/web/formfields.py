@@ -16,8 +16,8 @@ from typing import Any
 
 Posted = dict[str, list[str]]
 
-LONG_TEXT = re.compile(r"(analysis|reasons|notes|summary|details|description|recommendations?|"
-                       r"chronology|concerns|plan|statement)$")
+LONG_TEXT = re.compile(r"(analysis|reasons|notes?|summary|details|description|recommendations?|"
+                       r"chronology|concerns|plan|statement|research|information)$")
 MAX_RADIOS = 5
 SIMPLE_CONDITION = re.compile(r"""^\s*(\w+)\s*==\s*(?:"([^"]*)"|'([^']*)'|(True|False|\d+))\s*$""")
 

@@ -145,6 +145,7 @@ def test_a_task_completed_by_someone_else_is_explained(hub: Hub, browser: Browse
     assert path_of(first_page) == path_of(second_page) == f"/inbox/{task_id}"
 
     fill_brag(first_page, "AMBER", "3", "confirmed", [])
+    form_token = first_page.locator("form.task-form input[name=csrf]").input_value()
     assert submit(first_page) == 303
     fill_brag(second_page, "GREEN", "2", "confirmed", [])
     assert submit(second_page) == 409
@@ -153,6 +154,13 @@ def test_a_task_completed_by_someone_else_is_explained(hub: Hub, browser: Browse
     explained = second_page.get_by_role("alert")
     expect(explained).to_contain_text("Your answers were not saved")
     expect(explained).to_contain_text("Maya Manager completed")
+    assert instance(hub.service, hub.admin, instance_id)["rag"] == "AMBER"
+
+    # The same person's form sent twice (a double press): the second changes nothing.
+    again = first_page.request.post(f"/inbox/{task_id}", form={
+        "csrf": form_token, "rag": "RED", "consent_decision": "confirmed", "threshold_level": "3"})
+    assert again.status == 409
+    assert "You have already completed this task" in again.text()
     assert instance(hub.service, hub.admin, instance_id)["rag"] == "AMBER"
 
     second_page.goto(f"/inbox/{task_id}")

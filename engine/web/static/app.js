@@ -17,4 +17,22 @@
       target.focus({ preventScroll: true });
     });
   }
+  // A task form is sent once: a second press while the first is on its way would only
+  // come back as "already completed".
+  document.querySelectorAll("form.task-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "true";
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        button.setAttribute("aria-disabled", "true");
+      });
+    });
+  });
+  window.addEventListener("pageshow", function (event) {  // back to a page kept in memory
+    if (!event.persisted) return;
+    document.querySelectorAll("form.task-form").forEach(function (form) {
+      delete form.dataset.sent;
+      form.querySelectorAll("[aria-disabled]").forEach(function (b) { b.removeAttribute("aria-disabled"); });
+    });
+  });
 })();
