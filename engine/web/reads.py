@@ -86,7 +86,7 @@ def board_deadlines(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
         human_tasks.c.role, human_tasks.c.name.label("task_name"),
         human_tasks.c.status.label("task_status"),
         instances.c.rag, instances.c.summary, instances.c.reference, instances.c.state,
-        instances.c.version_id,
+        instances.c.version_id, instances.c.process_id,
     ).join(instances, instances.c.id == deadlines.c.instance_id)\
         .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
         .where(deadlines.c.cancelled_at.is_(None))\

@@ -35,6 +35,17 @@ def due(calendar: Calendar, now: datetime, at: datetime | None) -> Due:
     return Due(at, timing.local(at, calendar.zone), timing.time_left(calendar, now, at))
 
 
+# -- whom a case is about ---------------------------------------------------------------
+
+NOT_ABOUT_A_CHILD = {"escalation": "Professional disagreement", "ppn_meeting": "PPN meeting"}
+
+
+def subject(summary: dict[str, Any], process: str | None = None) -> str:
+    """Whom a case is about, as lists name it: the child, or what kind of case it is."""
+    return summary.get("child_name") or NOT_ABOUT_A_CHILD.get(
+        process or summary.get("process") or "", "Name not given")
+
+
 # -- the inbox ---------------------------------------------------------------------------
 
 @dataclass
@@ -61,7 +72,7 @@ def inbox_rows(tasks: list[dict[str, Any]], about: dict[str, dict[str, Any]],
         received = _instant(summary.get("received_at") or summary.get("raised_at"))
         rows.append(InboxRow(
             task_id=t["id"], instance_id=t["instance_id"], name=t["name"], role=t["role"],
-            child_name=summary.get("child_name") or "", child_id=summary.get("child_id") or "",
+            child_name=subject(summary), child_id=summary.get("child_id") or "",
             reference=t.get("reference") or summary.get("reference") or "",
             rag=t.get("rag") or summary.get("rag"), flags=list(t.get("flags") or []),
             received=timing.local(received, calendar.zone), due=due(calendar, now, t["due"])))
@@ -308,8 +319,9 @@ def board(found: list[dict[str, Any]], calendar: Calendar, now: datetime,
         row = BoardRow(
             instance_id=d["instance_id"], deadline=label(d["name"]), task=d.get("task_name") or "",
             role=d.get("role") or NO_ROLE, rag=d.get("rag") or "Not rated",
-            child_name=summary.get("child_name") or "", child_id=summary.get("child_id") or "",
-            reference=d.get("reference") or "", due=due(calendar, now, d["due"]),
+            child_name=subject(summary, d.get("process_id")),
+            child_id=summary.get("child_id") or "", reference=d.get("reference") or "",
+            due=due(calendar, now, d["due"]),
             status="")
         if d["met"] is False:
             row.status = "still open" if d["done_at"] is None else \

@@ -96,3 +96,10 @@ def test_recorded_answers_use_the_words_of_the_forms() -> None:
     assert names.label("rag_timescale") == "RAG timescale"
     assert views.show(True, CALENDAR) == "Yes"
     assert views.show("2026-11-23T13:00:00Z", CALENDAR) == "Mon 23 Nov 2026, 13:00"
+
+
+def test_a_case_not_about_a_child_is_named_by_its_kind() -> None:
+    assert views.subject({"child_name": "Sam"}) == "Sam"
+    assert views.subject({}, "escalation") == "Professional disagreement"
+    assert views.subject({"process": "ppn_meeting"}) == "PPN meeting"
+    assert views.subject({}, "first_response") == "Name not given"

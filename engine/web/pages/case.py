@@ -41,7 +41,7 @@ def router(engine: Engine) -> APIRouter:
         done = {h["element_id"]: h["element_name"] for h in case["history"]
                 if h["action"] == "completed" and h["element_id"] and h["element_name"]}
         return page(
-            "case.html", case=case, about=about, history=history,
+            "case.html", case=case, about=about, subject=views.subject(about), history=history,
             deadlines=views.deadline_rows(case["deadlines"], engine.calendar, now),
             open_tasks=[{**t, "mine": reads.may_do(session.caller, t["role"]),
                          "due": views.due(engine.calendar, now, t["due"])}

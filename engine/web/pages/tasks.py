@@ -55,6 +55,7 @@ def router(engine: Engine) -> APIRouter:
         now = engine.clock.now()
         return page(
             "task.html", status=status, task=row, case=case, about=about,
+            subject=views.subject(about),
             due=views.due(engine.calendar, now, row.due),
             created=timing.local(row.created_at, engine.calendar.zone),
             sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
