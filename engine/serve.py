@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -94,5 +96,8 @@ def serve(processes: Path, database_url: str, host: str, port: int,
 
     configure(os.environ.get("MASH_LOG_LEVEL", "INFO"))
     app, _ = build(processes, database_url, virtual_start, os.environ.get("MASH_SMTP_URL"))
+    # uvicorn finishes in-flight requests and our shutdown on SIGTERM, then raises the
+    # signal again for the handler that was there before it: make that a clean exit (0).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=True,
                 timeout_graceful_shutdown=20)
