@@ -335,8 +335,11 @@ class Runner:
     def _track_deadlines(self, timers: list[Task]) -> None:
         known = {d.timer_task_id for d in self.live.deadlines}
         for task in timers:
+            # CANCELLED too: a timer armed and disarmed in one command (the work it guards
+            # was done at once) is a deadline started and met at the same instant.
             if (str(task.id) not in known
-                    and task.state in (TaskState.WAITING, TaskState.COMPLETED)
+                    and task.state in (TaskState.WAITING, TaskState.COMPLETED,
+                                       TaskState.CANCELLED)
                     and task._get_internal_data("event_value") is not None):
                 self.live.deadlines.append(self._new_deadline(task))
         for deadline in self.live.deadlines:
