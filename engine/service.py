@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from . import registry
 from .bpmn import state as workflow_state
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
+from .bpmn.workflow import MashWorkflow
 from .calendar import WorkingCalendar
 from .calendar_config import calendar_for
 from .clock import Clock, VirtualClock, iso_z
@@ -187,7 +188,7 @@ class Engine:
                ) -> tuple[Live, Advance, int, MashScriptEngine]:
         version = self.deployments.latest(process_id)
         engine = self._script_engine(conn, instance_id, version)
-        workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=engine)
+        workflow = MashWorkflow(version.spec, version.subprocess_specs, script_engine=engine)
         for task in workflow.get_tasks():
             task.data.update(copy.deepcopy(data))
         live = Live(instance_id, version, workflow, [], open_tasks={})
@@ -348,16 +349,16 @@ class Engine:
                 return copy.deepcopy(dict(task.data))
 
     def next_due(self) -> datetime | None:
-        """The soonest instant at which something is due: a timer, a retry, a scheduled start."""
+        """The soonest instant at which something is due: a timer, a retry, a scheduled start
+        (now, if a message waits to be delivered). One round trip: the simulation and the
+        virtual clock ask it between every step."""
         with self.store.reading() as conn:
-            pending = conn.execute(sa.select(sa.func.count()).select_from(messages)
-                                   .where(messages.c.delivered_at.is_(None))).scalar()
-            if pending:
-                return self.clock.now()
-            found: list[datetime | None] = [  # min() keeps the column's type: aware UTC
-                conn.execute(sa.select(sa.func.min(instances.c.next_due))).scalar(),
-                conn.execute(sa.select(sa.func.min(schedules.c.next_at))).scalar()]
-        dues = [d for d in found if d is not None]
+            row = _NEXT_DUE.fetch_one(conn, {})
+        assert row is not None
+        timer, scheduled, pending = row
+        if pending:
+            return self.clock.now()
+        dues = [_utc(d) for d in (timer, scheduled) if d is not None]
         return min(dues) if dues else None
 
     def run_until(self, to: datetime, until_quiet: bool = False) -> int:
@@ -603,6 +604,21 @@ _UPDATE_DEADLINE = Prepared(deadlines.update().where(deadlines.c.id == _b("b_id"
 _INSERT_HISTORY = Prepared(history.insert())
 _MARK_DELIVERED = messages.update().where(messages.c.id == _b("b_id"),
                                           messages.c.delivered_at.is_(None))
+
+
+_NEXT_DUE = Prepared(sa.select(
+    sa.select(sa.func.min(instances.c.next_due)).scalar_subquery(),
+    sa.select(sa.func.min(schedules.c.next_at)).scalar_subquery(),
+    sa.exists().where(messages.c.delivered_at.is_(None))))
+
+
+def _utc(value: Any) -> datetime:
+    """An instant as the driver returns it from a bare select (SQLite: text) made aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 class _AlreadyDelivered(Exception):

@@ -13,12 +13,18 @@ from typing import Any
 import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from .workflow import MashSubWorkflow, MashWorkflow
 
 STATE_FORMAT = 1
 
@@ -41,7 +47,7 @@ class LeanWorkflowConverter(BpmnWorkflowConverter):
     ) -> BpmnWorkflow:
         if spec is None:
             raise StateFormatError("restoring an instance needs its deployed spec")
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow = MashWorkflow(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -59,6 +65,9 @@ def _uuid(value: str) -> Any:
 def _registry() -> Any:
     registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
     LeanWorkflowConverter(BpmnWorkflow, registry)
+    # Sub-processes come back as our subclass, under SpiffWorkflow's own type name.
+    BpmnSubWorkflowConverter(MashSubWorkflow, registry,
+                             typename=registry.typenames[BpmnSubWorkflow])
     return registry
 
 
@@ -66,6 +75,7 @@ _REGISTRY = _registry()
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+_PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _TASK = _REGISTRY.typenames[Task]
 
 
@@ -102,9 +112,9 @@ _SUB = _REGISTRY.typenames[BpmnSubWorkflow]
 
 class StateWriter:
     """Dumps one instance again and again, converting only what changed. A finished task
-    (completed, cancelled) never changes again; a predicted task with no data yet gets its
-    data only as it becomes ready, which changes its state. Their converted form is kept
-    while that key (state, last change, children, data sizes) stays the same."""
+    (completed, cancelled) never changes again; a future or predicted task with no data yet
+    can only gain data (its size, in the key, changes) or change state. Their converted form
+    is kept while that key (state, last change, children, data sizes) stays the same."""
 
     def __init__(self) -> None:
         self._stable: dict[Any, tuple[tuple[int, float, int, int, int], dict[str, Any]]] = {}
@@ -116,7 +126,7 @@ class StateWriter:
         if hit is not None and hit[0] == key:
             return hit[1]
         converted = _task_dict(task)
-        if task.state & _FINISHED or (task.state & TaskState.PREDICTED_MASK
+        if task.state & _FINISHED or (task.state & _PREDICTED
                                       and not task.data and not task.internal_data):
             self._stable[task.id] = (key, converted)
         return converted

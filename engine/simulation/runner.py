@@ -19,7 +19,7 @@ from typing import Any
 from .. import diagrams
 from ..clock import VirtualClock, iso_z
 from ..runtime import Advance, OpenTask
-from ..service import Engine, FormRejected
+from ..service import Conflict, Engine, FormRejected
 from ..store import Store
 from .scenario import Contact, Disagreement, Scenario, ScenarioError
 
@@ -250,6 +250,8 @@ class Simulation:
     def _complete(self, work: _Work) -> None:
         try:
             self.engine.complete(work.task.id, work.values, f"simulation ({work.task.role})")
+        except Conflict:
+            pass  # the task was gone by then (its deadline interrupted it): the answer is late
         except FormRejected as err:
             first = err.errors[0]
             raise ScenarioError(f"{work.who}: task {work.task.name!r} ({work.task.element_id}) "
