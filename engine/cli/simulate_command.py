@@ -79,8 +79,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 def _run(scenario: Any, processes: Path, database: str | None, args: argparse.Namespace,
          label: str) -> dict[str, Any]:
-    from engine.simulation.report import build
-    from engine.simulation.runner import Simulation
+    from engine.simulation.parallel import report
     from engine.simulation.scenario import ScenarioError
 
     if not processes.is_dir():
@@ -90,15 +89,11 @@ def _run(scenario: Any, processes: Path, database: str | None, args: argparse.Na
     with Progress(TextColumn(f"simulating {label}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True), disable=not show) as bar:
         task = bar.add_task("run", total=total)
-        simulation = Simulation(scenario, processes, database,
-                                progress=lambda done, _: bar.update(task, completed=done))
         try:
-            run = simulation.run()
-            return build(run)
+            return report(scenario, processes, database,
+                          progress=lambda done, _: bar.update(task, completed=done))
         except ScenarioError as err:
             raise CommandError(str(err)) from None
-        finally:
-            simulation.close()
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -22,6 +22,22 @@ def _z(value: datetime | None) -> str | None:
 
 
 def build(run: Run) -> dict[str, Any]:
+    """The report of one run."""
+    contacts, disagreements, minutes = collect(run)
+    return assemble(contacts, disagreements, minutes)
+
+
+def assemble(contacts: list[dict[str, Any]], disagreements: list[dict[str, Any]],
+             minutes: dict[str, list[float]]) -> dict[str, Any]:
+    """The report from its parts (one run's, or several shards' put together)."""
+    return {"format": FORMAT, "contacts": contacts, "disagreements": disagreements,
+            "summary": summarise(contacts, disagreements, time_in_step(minutes))}
+
+
+def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                               dict[str, list[float]]]:
+    """Each contact and disagreement as the report shows it, and the working minutes each
+    role's tasks took, read back from the run's database."""
     store = run.store
     wanted = set(run.contacts.values()) | set(run.disagreements.values())
     rows: dict[str, Any] = {}
@@ -51,7 +67,7 @@ def build(run: Run) -> dict[str, Any]:
                               .order_by(history.c.id)):
             if h.instance_id in wanted:
                 path[h.instance_id].append(h.element_id)
-        steps = _time_in_step(conn, wanted, run.engine.calendar)
+        minutes = _minutes(conn, run.engine.calendar)
     scenario_contacts = {c.id: c for c in run.scenario.contacts}
     contacts = []
     for contact_id, instance_id in run.contacts.items():
@@ -71,8 +87,7 @@ def build(run: Run) -> dict[str, Any]:
             "deadlines": due[instance_id],
             "notifications": sent[instance_id], "path": path[instance_id],
         })
-    return {"format": FORMAT, "contacts": contacts, "disagreements": disagreements,
-            "summary": summarise(contacts, disagreements, steps)}
+    return contacts, disagreements, minutes
 
 
 def _tally(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -106,15 +121,19 @@ def summarise(contacts: list[dict[str, Any]], disagreements: list[dict[str, Any]
     }
 
 
-def _time_in_step(conn: Any, wanted: set[str], calendar: WorkingCalendar) -> dict[str, Any]:
-    """Per role: how many tasks, and the working time from a task opening to its completion."""
+def _minutes(conn: Any, calendar: WorkingCalendar) -> dict[str, list[float]]:
+    """Per role, the working minutes from each task opening to its completion."""
     minutes: dict[str, list[float]] = defaultdict(list)
     for t in conn.execute(sa.select(human_tasks.c.role, human_tasks.c.created_at,
-                                    human_tasks.c.completed_at, human_tasks.c.instance_id)
+                                    human_tasks.c.completed_at)
                           .where(human_tasks.c.status == "completed")):
         spent = calendar.working_time_between(t.created_at, t.completed_at)
         minutes[t.role].append(spent.total_seconds() / 60)
+    return dict(minutes)
+
+
+def time_in_step(minutes: dict[str, list[float]]) -> dict[str, Any]:
     return {role: {"tasks": len(values), "mean_working_minutes": round(statistics.mean(values), 1),
                    "median_working_minutes": round(statistics.median(values), 1),
                    "max_working_minutes": round(max(values), 1)}
-            for role, values in sorted(minutes.items())}
+            for role, values in sorted(minutes.items()) if values}
