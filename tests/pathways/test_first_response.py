@@ -9,14 +9,19 @@ November and December 2026 are GMT, so London time and UTC agree there.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine import diagrams
 from engine.service import FormRejected
 from handlers.case_records import seed_children
-from tests.pathways.harness import CONTACT, Hub
+from tests.pathways.harness import CONTACT, PROCESSES, Hub
 
 MANAGER = "MASH Team Manager / Early Help Decision Maker"
 MANAGERS_MAILBOX = "mash.managers@bcp.invalid"
@@ -584,3 +589,66 @@ def test_a_late_management_decision_misses_the_rag_timescale_and_the_outcome_let
         at("2026-11-23T11:00:00Z"), at("2026-11-23T15:00:00Z"), at("2026-12-01T09:00:00Z"), False)
     assert deadline(hub, contact, "referrer_outcome") == (
         at("2026-11-23T10:00:00Z"), at("2026-11-30T17:15:00Z"), at("2026-12-01T09:00:00Z"), False)
+
+
+# -- the diagrams as a process owner saves them -------------------------------------------------
+
+TOOLS = Path(os.environ.get("BPMN_TOOLS", "/work/shared/tools"))  # bpmn-modeler-save
+OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn")
+
+
+def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
+    """A RED contact out of hours through the MASH risk assessment, a missing child with no
+    allocated worker, and a PPN rated at the next meeting: what each did."""
+    hub = Hub(f"sqlite:///{database}", start="2026-11-23T09:00:00Z", processes=processes)
+    try:
+        red = receive(hub, "2026-11-23T18:00:00Z", immediate_risk=True, crime_suspected=True)
+        police = receive(hub, "2026-11-23T18:30:00Z", channel="ppn")
+        missing = receive(hub, "2026-11-23T19:00:00Z", missing=True)
+        hub.advance(to="2026-11-24T09:00:00Z")
+        brag(hub, red, rag="RED", threshold_level=4, consent_decision="overridden",
+             consent_override_reasons=["risk_of_harm"])
+        through_stage_3(hub, red, "RED", "s47", strategy=True, partners=True)
+        hub.complete(missing, "missing_brag", rag="AMBER", threshold_level=3,
+                     consent_decision="confirmed")
+        hub.complete(missing, "missing_open_contact")
+        hub.complete(missing, "record_missing_child")
+        assess_in_mash(hub, missing)
+        hub.complete(missing, "missing_decision", outcome="early_help")
+        hub.advance(to="2026-11-24T10:00:00Z")
+        [meeting] = [m["id"] for m in hub.instances("ppn_meeting") if m["state"] == "waiting"]
+        hub.complete(meeting, "hold_meeting")
+        hub.complete(meeting, "rate_ppn", rag="GREEN", threshold_level=2)
+        through_stage_3(hub, police, "GREEN", "signpost")
+        views = [hub.view(i) for i in (red, missing, police, meeting)]
+        return [{"outcome": v["outcome"], "path": v["path"], "flows": v["flows"],
+                 "deadlines": v["deadlines"], "flags": v["flags"],
+                 "tasks": [(h["element_id"], h["role"]) for h in v["history"]
+                           if h["actor"] == "tester"],
+                 "notifications": [(n["kind"], n["to"], n["sent_at"]) for n in v["notifications"]]}
+                for v in views]
+    finally:
+        hub.close()
+
+
+def test_the_engine_runs_the_diagrams_saved_by_the_modeller_as_the_originals(
+        tmp_path: Path) -> None:
+    tool = TOOLS / "bpmn-modeler-save"
+    if not tool.exists() or shutil.which("node") is None:
+        pytest.skip("bpmn-modeler-save (node, Chromium) is not available here")
+    original, saved = tmp_path / "original", tmp_path / "saved"
+    for folder in (original, saved):
+        folder.mkdir()
+        for name in ("calendar.toml", "directory.toml"):
+            shutil.copy(PROCESSES / name, folder / name)
+    for name in OURS:
+        shutil.copy(PROCESSES / name, original / name)
+        result = subprocess.run([str(tool), str(PROCESSES / name), "-o", str(saved / name)],
+                                capture_output=True, text=True, timeout=300, check=False)
+        if result.returncode == 2:
+            pytest.skip(f"bpmn-modeler-save could not run: {result.stderr.strip()}")
+        assert result.returncode == 0, result.stdout + result.stderr
+    diagrams.load([saved])  # validates as the originals do
+    expected = _run_samples(original, tmp_path / "original.sqlite")
+    assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None]
+    assert _run_samples(saved, tmp_path / "saved.sqlite") == expected
