@@ -94,7 +94,9 @@ class Simulation:
         engine, store, clock = self._open()
         self.engine, self.clock = engine, clock
         self._by_instance: dict[str, Contact | Disagreement] = {}
-        self._contact_of: dict[str, str] = {}
+        # Instance ids are given out up front, so a disagreement raised before the contact it
+        # is about arrives (SCENARIO.md's own example) still links to it.
+        self._contact_of: dict[str, str] = {c.id: self._new_id() for c in self.scenario.contacts}
         self._disagreement_of: dict[str, str] = {}
         self._stage_asked: dict[str, int] = {}
         self._work: list[_Work] = []
@@ -150,17 +152,13 @@ class Simulation:
         if isinstance(item, Contact):
             data = dict(item.contact)
             data["received_at"] = iso_z(item.received_at)
-            instance_id = self._new_id()
+            instance_id = self._contact_of[item.id]
             self._by_instance[instance_id] = item
-            self._contact_of[item.id] = instance_id
             self._active.add(instance_id)
             self.engine.start(CONTACT_PROCESS, data, "simulation", reference=item.id,
                               instance_id=instance_id)
         else:
             about = self._contact_of.get(item.about) if item.about else None
-            if item.about and about is None:
-                raise ScenarioError(f"disagreement {item.id}: contact {item.about} has not "
-                                    "arrived by then")
             data = {"raised_at": iso_z(item.raised_at), "about": about, "summary": item.summary,
                     "informal_attempt_failed": True}
             if item.raised_by:
