@@ -62,18 +62,10 @@ class Deployments:
                 if latest is not None and latest.hash == digest:
                     results.append(Deployed(pid, model.name, latest.version, digest, False))
                     continue
-                previous = conn.execute(
-                    sa.select(process_versions.c.version)
-                    .where(process_versions.c.process_id == pid,
-                           process_versions.c.hash == digest)).scalar()
-                if previous is not None:  # a diagram changed back: deploy it again as new
-                    digest_row = f"{digest}:{(latest.version if latest else 0) + 1}"
-                else:
-                    digest_row = digest
                 number = (latest.version if latest else 0) + 1
                 files = {n: diagrams.file_hash(found.files[n]) for n in found.files_for(pid)}
                 conn.execute(process_versions.insert().values(
-                    process_id=pid, version=number, hash=digest_row, name=model.name,
+                    process_id=pid, version=number, hash=digest, name=model.name,
                     files=files, deployed_at=now))
                 results.append(Deployed(pid, model.name, number, digest, True))
         with self._lock:
@@ -90,7 +82,7 @@ class Deployments:
                 process_versions.c.process_id, process_versions.c.version)).all()
         return [{
             "process": r.process_id, "name": r.name, "version": r.version,
-            "hash": r.hash.split(":")[0][:12], "deployed_at": r.deployed_at,
+            "hash": r.hash[:12], "deployed_at": r.deployed_at,
             "files": sorted(r.files), "running": counts.get(r.id, 0),
         } for r in rows]
 

@@ -64,8 +64,8 @@ process_versions = sa.Table(
     sa.Column("name", sa.String(256)),
     sa.Column("files", sa.JSON, nullable=False),
     sa.Column("deployed_at", UTCDateTime, nullable=False),
+    # (not unique by hash: a diagram changed back is deployed again as a new version)
     sa.UniqueConstraint("process_id", "version"),
-    sa.UniqueConstraint("process_id", "hash"),
 )
 
 instances = sa.Table(
