@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -52,7 +53,7 @@ class BareServiceTask(ServiceTask):  # type: ignore[misc]
 
 
 class BareParser(CamundaParser):  # type: ignore[misc]
-    OVERRIDE_PARSER_CLASSES = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
                                full_tag("serviceTask"): (TaskParser, BareServiceTask)}
 
 
@@ -85,7 +86,7 @@ def durable_engine(n: int, url: str | None) -> float:
         engine.deploy()
         started = time.perf_counter()
         for _ in range(n):
-            instance_id, advance = engine.start("twenty", {"case": "bench"})
+            _, advance = engine.start("twenty", {"case": "bench"})
             open_tasks = advance.open_tasks
             while open_tasks:
                 task = open_tasks[0]

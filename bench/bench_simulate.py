@@ -23,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from engine.simulation.generate import generate  # noqa: E402
-from engine.simulation.parallel import report as simulate, shard_count  # noqa: E402
+from engine.simulation.parallel import report as simulate  # noqa: E402
+from engine.simulation.parallel import shard_count  # noqa: E402
 from engine.simulation.scenario import build as scenario_from  # noqa: E402
 
 PROCESSES = HERE.parent / "processes"

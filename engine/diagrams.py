@@ -29,8 +29,8 @@ NS = {
     "dc": "http://www.omg.org/spec/DD/20100524/DC",
     "camunda": "http://camunda.org/schema/1.0/bpmn",
 }
-BPMN = "{%s}" % NS["bpmn"]
-CAMUNDA = "{%s}" % NS["camunda"]
+BPMN = "{" + NS["bpmn"] + "}"
+CAMUNDA = "{" + NS["camunda"] + "}"
 
 MAX_DIAGRAM_BYTES = 5 * 1024 * 1024
 # What an expression in a diagram may call: the engine's functions and plain data builtins.

@@ -39,6 +39,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+
+def _instance_fk() -> sa.ForeignKey:
+    """Deferred to the commit: a step's rows may be written before its new instance's row."""
+    return sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED")
+
 meta = sa.Table(
     "meta", metadata,
     sa.Column("key", sa.String(64), primary_key=True),
@@ -94,7 +99,7 @@ instances = sa.Table(
 human_tasks = sa.Table(
     "human_tasks", metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # the SpiffWorkflow task id
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED"), nullable=False),
+    sa.Column("instance_id", sa.String(36), _instance_fk(), nullable=False),
     sa.Column("element_id", sa.String(128), nullable=False),
     sa.Column("name", sa.String(256), nullable=False),
     sa.Column("role", sa.String(128), nullable=False),
@@ -113,7 +118,7 @@ human_tasks = sa.Table(
 deadlines = sa.Table(
     "deadlines", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED"), nullable=False),
+    sa.Column("instance_id", sa.String(36), _instance_fk(), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("element_id", sa.String(128), nullable=False),  # the timer event
     sa.Column("timer_task_id", sa.String(36), nullable=False),
@@ -131,7 +136,7 @@ deadlines = sa.Table(
 notifications = sa.Table(
     "notifications", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", deferrable=True, initially="DEFERRED")),
+    sa.Column("instance_id", sa.String(36), _instance_fk()),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("recipient", sa.String(256), nullable=False),
     sa.Column("subject", sa.String(512), nullable=False),

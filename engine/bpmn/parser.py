@@ -6,7 +6,7 @@ SpiffWorkflow as a tree, so a hostile file cannot reach the file system or the n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
@@ -119,7 +119,7 @@ class OwnCallActivityParser(_OwnPropertiesMixin, CallActivityParser):
 
 
 class MashParser(CamundaParser):
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (ServiceTaskParser, HandlerTask),
         full_tag("userTask"): (OwnUserTaskParser, UserTask),

@@ -27,12 +27,12 @@ def _update_waiting(workflow: Any) -> None:
         task.task_spec._update(task)
 
 
-class MashSubWorkflow(BpmnSubWorkflow):  # type: ignore[misc]
+class MashSubWorkflow(BpmnSubWorkflow):
     def update_waiting_tasks(self) -> None:
         _update_waiting(self)
 
 
-class MashWorkflow(BpmnWorkflow):  # type: ignore[misc]
+class MashWorkflow(BpmnWorkflow):
     def update_waiting_tasks(self) -> None:
         _update_waiting(self)
 

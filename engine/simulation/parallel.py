@@ -98,7 +98,7 @@ def report(scenario: Scenario, processes: Path, database_url: str | None = None,
     order_d = {d.id: i for i, d in enumerate(scenario.disagreements)}
     contacts = sorted((c for r in results for c in r[0]), key=lambda c: order_c[c["id"]])
     disagreements = sorted((d for r in results for d in r[1]), key=lambda d: order_d[d["id"]])
-    minutes: dict[str, list[float]] = {}
+    minutes = {}
     for _, _, part_minutes in results:
         for role, values in part_minutes.items():
             minutes.setdefault(role, []).extend(values)

@@ -78,7 +78,8 @@ CASES = [
                                    '<bpmn:callActivity id="call" calledElement="nowhere" />'
                                    '<bpmn:serviceTask id="breach"'),
      "calls process 'nowhere', which no diagram defines"),
-    ("schema", broken("<bpmn:endEvent id=\"end_breach\"", "<bpmn:frobnicate /><bpmn:endEvent id=\"end_breach\""),
+    ("schema", broken('<bpmn:endEvent id="end_breach"',
+                      '<bpmn:frobnicate /><bpmn:endEvent id="end_breach"'),
      "frobnicate"),
 ]
 
