@@ -150,9 +150,20 @@ def recipients(task: HandlerContext, spec: str) -> list[str]:
     return unique
 
 
+def _to_public_referrer(task: HandlerContext, to: str) -> bool:
+    """A letter to a referrer who is not a professional (a member of the public, a family)."""
+    referrer = task.data.get("referrer") or {}
+    parts = {part.strip() for part in to.split(",")}
+    return "referrer" in parts and referrer.get("kind") != "professional"
+
+
 def send(task: HandlerContext, kind: str, to: str) -> list[str]:
     subject, body = template(kind)
     values = context(task)
+    if _to_public_referrer(task, to):
+        # Seed 002: feedback to non-professional referrers 'in a manner consistent with
+        # respecting the confidentiality of the child': the manager's reasons stay internal.
+        values["reasons"] = ""
     sent = []
     for email in recipients(task, to):
         sent.append(task.services.notifier.send(

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from engine import diagrams
 from engine.service import FormRejected
+from engine.store import notifications
 from handlers.case_records import seed_children
 from tests.pathways.harness import CONTACT, PROCESSES, Hub
 
@@ -423,6 +425,32 @@ def test_a_referrer_without_an_email_gets_their_letter_by_post_from_business_sup
     hub.complete(contact, "nfa_oversight", nfa_confirmed=True)
     assert [(k, to) for k, to, _ in sent(hub, contact)] == [
         ("nfa_to_referrer", "business.support@bcp.invalid")]
+
+
+def letters(hub: Hub, contact: str, kind: str) -> list[str]:
+    with hub.store.reading() as conn:
+        return [r.body for r in conn.execute(sa.select(notifications.c.body).where(
+            notifications.c.instance_id == contact, notifications.c.kind == kind))]
+
+
+def test_the_outcome_letter_keeps_the_managers_reasons_from_a_member_of_the_public(
+        hub: Hub) -> None:
+    # seed 002: feedback to non-professional referrers 'in a manner consistent with respecting
+    # the confidentiality of the child'; professional referrers are told the reasons
+    public = receive(hub, "2026-11-23T10:00:00Z",
+                     referrer={"name": "A Neighbour", "kind": "public", "email": "n@home.invalid"})
+    professional = receive(hub, "2026-11-23T10:00:00Z")
+    for contact in (public, professional):
+        verify(hub, contact)
+        brag(hub, contact, rag="GREEN", threshold_level=2)
+        open_the_contact(hub, contact)
+        hub.complete(contact, "early_help_research")
+        decide(hub, contact, "early_help", reasons="Mother disclosed depression to the GP.")
+    [to_public] = letters(hub, public, "outcome_to_referrer")
+    [to_professional] = letters(hub, professional, "outcome_to_referrer")
+    assert "stepped across to Early Help" in to_public
+    assert "depression" not in to_public
+    assert "Mother disclosed depression to the GP." in to_professional
 
 
 # -- Step 3: BRAG, consent and re-referrals ------------------------------------------------------
