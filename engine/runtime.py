@@ -18,6 +18,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
@@ -300,7 +301,11 @@ class Runner:
     # -- what happened ------------------------------------------------------------------
 
     def _collect_steps(self, finished: list[Task]) -> None:
-        finished.sort(key=lambda t: t.last_state_change)
+        # A timer start event completes only after the first steps it spawned (SpiffWorkflow
+        # runs a cycle timer that way): the process's start event goes first.
+        finished.sort(key=lambda t: (not (isinstance(t.task_spec, StartEvent)
+                                          and t.workflow.parent_workflow is None),
+                                     t.last_state_change))
         for task in finished:
             self._done_before.add(task.id)
             if task.task_spec.bpmn_id is None:
@@ -310,6 +315,22 @@ class Runner:
                 parent = task.parent.data if task.parent is not None else {}
                 changes = {k: v for k, v in task.data.items() if parent.get(k, _MISSING) != v}
             self._record(task, actor=ENGINE, changes=changes)
+            if len(task.task_spec.inputs) > 1:
+                self._record_joined(task)
+
+    def _record_joined(self, join: Task) -> None:
+        """A parallel join goes on from one of its incoming branches; each other branch that
+        arrived is left as a cancelled copy of the join. Their flows were taken too."""
+        for other in join.workflow.tasks.values():
+            if (other.task_spec is join.task_spec and other.id not in self._done_before
+                    and other.state == TaskState.CANCELLED and other.parent is not None
+                    and other.parent.state == TaskState.COMPLETED):
+                self._done_before.add(other.id)
+                source = _previous_element(other)
+                flow = self.live.version.flow(other, source) if source else None
+                if flow:
+                    self.steps.append(Step(self.now, ENGINE, "joined", other.task_spec.bpmn_id,
+                                           None, flow))
 
     def _record(self, task: Task, actor: str, changes: dict[str, Any] | None) -> None:
         element = self.live.version.element(task)
