@@ -164,6 +164,8 @@ def summarise(data: dict[str, Any], summary: dict[str, Any]) -> None:
     for name in ("channel", "received_at", "raised_at"):
         if name in data:
             summary[name] = data[name]
+    if isinstance(data.get("refers_to"), list):  # other instances this one is dealing with
+        summary["refers_to"] = list(data["refers_to"])
 
 
 def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:

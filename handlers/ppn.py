@@ -20,10 +20,19 @@ MESSAGE = "ppn_rated"
 @handler("gather_ppns")
 def gather_ppns(task: HandlerContext) -> None:
     message = task.properties.get("message", MESSAGE)
-    rows = task.services.connection.execute(
+    conn = task.services.connection
+    rows = conn.execute(
         sa.select(instances.c.id, instances.c.summary, instances.c.reference)
         .where(instances.c.waiting_for == message, instances.c.state == "waiting")
         .order_by(instances.c.started_at)).all()
+    # A PPN already listed at a meeting still under way is that meeting's, not this one's.
+    listed = {ppn for (summary,) in conn.execute(
+        sa.select(instances.c.summary).where(instances.c.process_id == task.process_id,
+                                             instances.c.state != "completed",
+                                             instances.c.id != task.instance_id))
+        for ppn in (summary or {}).get("refers_to", [])}
+    rows = [row for row in rows if row.id not in listed]
+    task.data["refers_to"] = [row.id for row in rows]
     task.data["ppns"] = [{
         "instance_id": row.id,
         "reference": row.reference or row.id.split("-")[0].upper(),

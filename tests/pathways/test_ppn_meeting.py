@@ -190,3 +190,17 @@ def test_a_ppn_not_rated_within_a_working_day_breaches_the_decision_deadline(hub
         at("2026-11-24T17:15:00Z"), at("2026-11-24T17:15:00Z"), False)
     rate(hub, tuesday, {contact: ("AMBER", 3)})
     assert hub.view(contact)["rag"] == "AMBER"
+
+
+def test_a_ppn_still_being_rated_is_not_listed_again_at_the_next_meeting(hub: Hub) -> None:
+    first = ppn(hub, "2026-11-23T10:30:00Z")
+    hub.advance(to="2026-11-24T10:00:00Z")
+    tuesday = meeting_at(hub, "2026-11-24T10:00:00Z")
+    assert listed(hub, tuesday) == [first]
+    second = ppn(hub, "2026-11-24T11:00:00Z")
+    hub.advance(to="2026-11-25T10:00:00Z")  # Tuesday's meeting has not finished rating
+    wednesday = meeting_at(hub, "2026-11-25T10:00:00Z")
+    assert listed(hub, wednesday) == [second]
+    rate(hub, tuesday, {first: ("RED", 4)})
+    rate(hub, wednesday, {second: ("GREEN", 2)})
+    assert (hub.view(first)["rag"], hub.view(second)["rag"]) == ("RED", "GREEN")
