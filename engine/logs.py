@@ -24,6 +24,13 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def quiet_libraries() -> None:
+    """SpiffWorkflow logs each task with its data (the contact, the child) at DEBUG and
+    INFO; whatever level the service runs at, those never reach the logs."""
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines())

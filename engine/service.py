@@ -29,7 +29,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
 
-from . import registry
+from . import logs, registry
 from .bpmn import state as workflow_state
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
 from .bpmn.workflow import MashWorkflow
@@ -65,6 +65,7 @@ from .store import (
 )
 
 log = logging.getLogger("mash.engine")
+logs.quiet_libraries()  # whoever runs the engine: SpiffWorkflow's task logs carry personal data
 
 MAX_AUTOMATIC_RETRIES = 5
 

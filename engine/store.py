@@ -241,14 +241,16 @@ def _sqlite_synchronous() -> str:
 
 def make_engine(url: str, synchronous: str | None = None) -> Engine:
     """An SQLAlchemy engine for `url`, with SQLite made safe for a durable service.
-    `synchronous`: SQLite's setting for this database (default from the environment)."""
+    `synchronous`: SQLite's setting for this database (default from the environment).
+    Errors never carry the statement's parameters: they hold personal data and errors
+    reach logs."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         # Connections are always committed or rolled back by Store.transaction, so the pool
         # need not roll back again on their return.
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                  pool_reset_on_return=None)
+                                  pool_reset_on_return=None, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -274,7 +276,8 @@ def make_engine(url: str, synchronous: str | None = None) -> Engine:
                 "BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                            hide_parameters=True)
 
 
 class Store:
