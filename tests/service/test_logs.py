@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,8 +20,8 @@ def test_the_service_logs_no_personal_data(service: Service,
                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     created = submit(service)
-    verify = [t for t in service.call("bsio", "GET", "/tasks").json()
-              if t["instance_id"] == created["id"]][0]
+    verify = next(t for t in service.call("bsio", "GET", "/tasks").json()
+              if t["instance_id"] == created["id"])
     service.call("bsio", "POST", f"/tasks/{verify['id']}/complete",
                  json={"data": {"accepted": False}})
     service.call("bso", "POST", "/contacts", json={**CONTACT, "colour": "Alex"})
