@@ -28,10 +28,13 @@ MANAGER = "MASH Team Manager / Early Help Decision Maker"
 MANAGERS_MAILBOX = "mash.managers@bcp.invalid"
 REFERRER = CONTACT["referrer"]["email"]
 
+# Step 1 for every contact: recorded, looked up, and the police told at once if a crime is
+# suspected (seed 002), before anything else is done with it.
+RECEIPT = ["contact_received", "receive_contact", "look_up_case_records", "crime_gw",
+           "crime_merge"]
 # Stage 1 for a contact that is none of the special cases, up to verification.
-FRONT = ["contact_received", "receive_contact", "look_up_case_records", "decide_start", "red_gw",
-         "red_merge", "missing_gw", "immediate_gw", "check_postcode", "postcode_gw", "bcp_merge",
-         "open_case_gw", "ppn_gw"]
+FRONT = [*RECEIPT, "decide_start", "red_gw", "red_merge", "missing_gw", "immediate_gw",
+         "check_postcode", "postcode_gw", "bcp_merge", "open_case_gw", "ppn_gw"]
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -147,12 +150,12 @@ def test_a_contact_takes_the_main_road_to_a_section_47_enquiry(hub: Hub) -> None
     assert view["rag"] == "RED"
     assert view["path"] == [
         *FRONT, "verify", "verify_gw", "brag_merge", "brag", "brag_end", "sub_decide", "route_gw",
-        "open_contact_task", "open_contact", "respond_start", "assess_start", "crime_gw",
-        "crime_merge", "rag_gw", "ra_start", "allocate_social_worker", "assess_risk", "partners_gw",
-        "share_information", "partners_merge", "strategy_gw", "hold_strategy_discussion",
-        "strategy_merge", "draft_plans", "ra_end", "risk_assessment_call", "assessed_merge",
-        "decision", "assess_end", "sub_assess", "reengage_gw", "reengage_merge", "tell_referrer",
-        "record_decision", "respond_end", "sub_respond", "outcome_gw", "s47_end"]
+        "open_contact_task", "open_contact", "respond_start", "assess_start", "rag_gw", "ra_start",
+        "allocate_social_worker", "assess_risk", "partners_gw", "share_information",
+        "partners_merge", "strategy_gw", "hold_strategy_discussion", "strategy_merge", "draft_plans",
+        "ra_end", "risk_assessment_call", "assessed_merge", "decision", "assess_end", "sub_assess",
+        "reengage_gw", "reengage_merge", "tell_referrer", "record_decision", "respond_end",
+        "sub_respond", "outcome_gw", "s47_end"]
     # decision: Mon 10:00 + 1 working day = Tue 24 Nov 17:15; made at the BRAG, Mon 11:00
     assert deadline(hub, contact, "decision") == (
         at("2026-11-23T10:00:00Z"), at("2026-11-24T17:15:00Z"), at("2026-11-23T11:00:00Z"), True)
@@ -256,9 +259,8 @@ def test_a_red_contact_in_hub_hours_goes_straight_to_a_manager_without_an_alert(
     view = hub.view(contact)
     assert view["flags"] == ["immediate_risk"]
     assert view["path"] == [
-        "contact_received", "receive_contact", "look_up_case_records", "decide_start", "red_gw",
-        "flag_red", "hub_open_gw", "hub_open_merge", "red_merge", "missing_gw", "immediate_gw",
-        "brag_merge"]
+        *RECEIPT, "decide_start", "red_gw", "flag_red", "hub_open_gw", "hub_open_merge",
+        "red_merge", "missing_gw", "immediate_gw", "brag_merge"]
     # no postcode check, no verification: the manager's BRAG is the first task
     assert open_tasks(hub, contact) == [("brag", MANAGER)]
     assert sent(hub, contact) == []
@@ -311,7 +313,7 @@ def test_a_postcode_in_another_authority_is_redirected_there(hub: Hub) -> None:
     view = hub.view(contact)
     assert view["outcome"] == "redirected"
     assert view["path"] == [
-        *FRONT[:10], "redirect_merge", "redirect", "send_redirect", "redirected_end", "sub_decide",
+        *FRONT[:12], "redirect_merge", "redirect", "send_redirect", "redirected_end", "sub_decide",
         "route_gw", "front_door_end"]
     assert sent(hub, contact) == [
         ("redirect_to_local_authority", "childrens.advice@dorset.invalid",
@@ -355,7 +357,7 @@ def test_a_child_open_to_social_care_is_forwarded_to_the_allocated_worker(hub: H
     hub.complete(contact, "forward", case_note="School reports new bruising.")
     view = hub.view(contact)
     assert view["outcome"] == "forwarded_to_allocated_worker"
-    assert view["path"] == [*FRONT[:12], "forward", "send_forward", "forwarded_end", "sub_decide",
+    assert view["path"] == [*FRONT[:14], "forward", "send_forward", "forwarded_end", "sub_decide",
                             "route_gw", "front_door_end"]
     assert sent(hub, contact) == [
         ("forward_to_allocated_worker", "a.worker@bcp.invalid", at("2026-11-23T10:40:00Z"))]
@@ -500,18 +502,89 @@ def test_a_closure_more_than_3_months_ago_is_not_a_re_referral(hub: Hub) -> None
     assert hub.view(contact)["flags"] == []
 
 
-# -- Stage 3: crime, previous worker, risk assessment branches -----------------------------------
+# -- a suspected crime: the police are told at receipt (seed 002) --------------------------------
+
+POLICE_MAILBOX = "mash.police@dorset.police.invalid"
 
 
-def test_a_suspected_crime_is_notified_to_the_police_immediately(hub: Hub) -> None:
-    contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True)
+def test_a_suspected_crime_is_notified_to_the_police_at_receipt_before_any_work(hub: Hub) -> None:
+    contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True)  # Mon 23 Nov 10:00
+    # told at once, before verification has started: nobody has had to do anything yet
+    assert sent(hub, contact) == [("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
+    assert hub.view(contact)["path"][:7] == [
+        "contact_received", "receive_contact", "look_up_case_records", "crime_gw",
+        "notify_police", "crime_merge", "decide_start"]
+    assert open_tasks(hub, contact) == [("verify", "Business Support Information Officer")]
+    # rated and opened later: Stage 3 starts with the RAG rating and the police are not told twice
     verify(hub, contact)
     brag(hub, contact, rag="RED", threshold_level=4)
     hub.advance(to="2026-11-23T11:00:00Z")
-    open_the_contact(hub, contact)
+    through_stage_3(hub, contact, "RED", "s47")
+    view = hub.view(contact)
+    assert took(view["path"], "respond_start", "assess_start", "rag_gw", "ra_start")
+    assert view["path"].count("notify_police") == 1
+    assert sent(hub, contact, "police_notification") == [
+        ("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
+
+
+def test_a_crime_suspected_contact_that_is_not_accepted_still_notified_the_police_at_receipt(
+        hub: Hub) -> None:
+    contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True)
+    hub.advance(to="2026-11-23T10:30:00Z")
+    verify(hub, contact, accepted=False, research="Already reported to the police by the school.")
+    hub.advance(to="2026-11-23T11:00:00Z")
+    hub.complete(contact, "nfa_oversight", nfa_confirmed=True, reasons="Police already involved.")
+    view = hub.view(contact)
+    assert view["outcome"] == "nfa"
+    assert view["path"] == [
+        "contact_received", "receive_contact", "look_up_case_records", "crime_gw",
+        "notify_police", "crime_merge", *FRONT[5:], "verify", "verify_gw", "nfa_oversight",
+        "nfa_gw", "send_nfa", "archive", "nfa_end", "sub_decide", "route_gw", "front_door_end"]
+    # the police at receipt (Mon 10:00), the referrer's standardised email at the NFA (11:00)
     assert sent(hub, contact) == [
-        ("police_notification", "mash.police@dorset.police.invalid", at("2026-11-23T11:00:00Z"))]
-    assert took(hub.view(contact)["path"], "crime_gw", "notify_police", "crime_merge", "rag_gw")
+        ("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z")),
+        ("nfa_to_referrer", REFERRER, at("2026-11-23T11:00:00Z"))]
+
+
+def test_a_crime_suspected_out_of_hours_is_notified_at_once_not_when_the_hub_opens(
+        hub: Hub) -> None:
+    # Sat 28 Nov 2026 02:00: the Hub is closed until Mon 30 Nov 08:30; the police are told now
+    contact = receive(hub, "2026-11-28T02:00:00Z", crime_suspected=True)
+    assert sent(hub, contact) == [("police_notification", POLICE_MAILBOX, at("2026-11-28T02:00:00Z"))]
+    # the decision clock still starts when the Hub opens: Mon 30 Nov -> Tue 1 Dec 17:15
+    assert hub.deadline(contact, "decision")["due"] == at("2026-12-01T17:15:00Z")
+
+
+@pytest.mark.parametrize(("changes", "records", "first_task"), [
+    ({"child": {"postcode": "BH19 1AA"}}, [], "redirect"),                      # not BCP
+    ({"child": {"id": "C150"}}, [{"child_id": "C150", "status": "open", "allocated_worker": "Alex Worker",
+                                  "worker_email": "a.worker@bcp.invalid", "team": "Assessment Team 2"}],
+     "forward"),                                                                # open case
+    ({"information_request": True}, [], "verify"),                              # BLUE
+    ({"missing": True}, [], "missing_brag"),                                    # Pathway 2
+    ({"channel": "ppn"}, [], None),                                             # waits for the meeting
+])
+def test_a_crime_suspected_contact_notifies_the_police_whatever_happens_to_it_next(
+        hub: Hub, changes: dict[str, Any], records: list[dict[str, Any]],
+        first_task: str | None) -> None:
+    if records:
+        case_records(hub, *records)
+    contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True, **changes)
+    assert sent(hub, contact) == [("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
+    assert took(hub.view(contact)["path"], "crime_gw", "notify_police", "crime_merge",
+                "decide_start")
+    assert [task for task, _ in open_tasks(hub, contact)] == ([first_task] if first_task else [])
+
+
+def test_a_contact_with_no_crime_suspected_does_not_notify_the_police(hub: Hub) -> None:
+    contact = receive(hub, "2026-11-23T10:00:00Z")
+    path = hub.view(contact)["path"]
+    assert took(path, "look_up_case_records", "crime_gw", "crime_merge", "decide_start")
+    assert "notify_police" not in path
+    assert sent(hub, contact) == []
+
+
+# -- Stage 3: previous worker, risk assessment branches -------------------------------------------
 
 
 def test_a_family_with_a_social_worker_in_the_past_12_weeks_has_them_asked_to_re_engage(

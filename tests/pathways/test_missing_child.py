@@ -33,9 +33,10 @@ ALLOCATED_CHILD = {"child_id": "C400", "status": "open", "allocated_worker": "Al
                    "worker_email": "a.worker@bcp.invalid", "team": "Assessment Team 2"}
 
 # First response up to the call of Pathway 2.
-TO_PATHWAY_2 = ["contact_received", "receive_contact", "look_up_case_records", "decide_start",
-                "red_gw", "red_merge", "missing_gw", "to_missing_end", "sub_decide", "route_gw",
-                "missing_received", "missing_receive", "missing_look_up", "allocated_gw"]
+TO_PATHWAY_2 = ["contact_received", "receive_contact", "look_up_case_records", "crime_gw",
+                "crime_merge", "decide_start", "red_gw", "red_merge", "missing_gw", "to_missing_end",
+                "sub_decide", "route_gw", "missing_received", "missing_receive", "missing_look_up",
+                "allocated_gw"]
 
 
 def report_missing(hub: Hub, received_at: str, **changes: Any) -> str:
