@@ -125,16 +125,24 @@ def test_a_missing_child_without_an_allocated_worker_is_bragged_opened_and_asses
     assert view["outcome"] == "s17"
     assert view["rag"] == "RED"
     assert took(view["path"], "allocated_gw", "missing_brag", "missing_open_contact",
-                "missing_open", "missing_assess_start", "missing_split", "missing_join",
-                "missing_decision", "missing_assess_end", "missing_assess", "missing_record",
-                "missing_decided_end", "missing_pathway", "missing_end")
+                "missing_open", "missing_respond_start", "missing_assess_start", "missing_split",
+                "missing_join", "missing_decision", "missing_assess_end", "missing_assess",
+                "missing_reengage_gw", "missing_reengage_merge", "missing_tell_referrer",
+                "missing_respond_end", "missing_respond", "missing_record", "missing_decided_end",
+                "missing_pathway", "missing_end")
+    assert "missing_ask_previous_worker" not in view["path"]
     assert took(view["path"], "missing_split", "record_missing_child", "missing_join")
     assert took(view["path"], "missing_split", "ra_start", "allocate_social_worker", "assess_risk",
                 "hold_strategy_discussion", "draft_plans", "ra_end", "missing_risk_assessment",
                 "missing_join")
     assert deadline(hub, contact, "rag_timescale") == (
         at("2026-11-23T10:45:00Z"), at("2026-11-23T14:45:00Z"), at("2026-11-23T14:00:00Z"), True)
-    assert sent(hub, contact) == []
+    # the referrer (the police officer who reported the child missing) is told the outcome in
+    # writing when the decision is made: Mon 23 Nov 10:00 + 5 working days = Mon 30 Nov 17:15
+    assert sent(hub, contact) == [
+        ("outcome_to_referrer", POLICE_REFERRER["email"], at("2026-11-23T14:00:00Z"))]
+    assert deadline(hub, contact, "referrer_outcome") == (
+        at("2026-11-23T10:00:00Z"), at("2026-11-30T17:15:00Z"), at("2026-11-23T14:00:00Z"), True)
     assert [n["kind"] for n in hub.case_notes(contact)] == ["contact_opened", "outcome"]
 
 
@@ -180,3 +188,85 @@ def test_a_missing_child_flagged_red_out_of_hours_alerts_out_of_hours_then_takes
     assert sent(hub, contact) == [
         ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-23T22:00:00Z"))]
     assert open_tasks(hub, contact) == [("missing_brag", MANAGER)]
+
+
+# -- the outcome letter to the referrer (seed 003: in writing within 5 working days) -------------
+
+
+def decide_missing(hub: Hub, contact: str, outcome: str, **values: Any) -> None:
+    """From the open contact: the Record of Missing Child form, the MASH risk assessment and the
+    management decision."""
+    hub.complete(contact, "record_missing_child", record_notes="First episode.")
+    assess_in_mash(hub, contact)
+    hub.complete(contact, "missing_decision", outcome=outcome, **values)
+
+
+def test_the_referrer_of_a_missing_child_without_a_worker_is_told_the_outcome_within_5_working_days(
+        hub: Hub) -> None:
+    # Fri 27 Nov 2026 16:00, inside Friday's hours (08:30-16:45): the clock starts on Friday, and
+    # the 5th working day after it is Fri 4 Dec (Mon 30, Tue 1, Wed 2, Thu 3, Fri 4), which
+    # closes at 16:45
+    contact = report_missing(hub, "2026-11-27T16:00:00Z")
+    brag_missing(hub, contact, rag="AMBER", threshold_level=3)
+    hub.advance(to="2026-11-27T16:30:00Z")
+    hub.complete(contact, "missing_open_contact", contact_reference="MOS-12")
+    # armed when the contact is opened (as First response's Stage 3), counted from receipt
+    due = hub.deadline(contact, "referrer_outcome")
+    assert (due["started_at"], due["due"], due["done_at"]) == (
+        at("2026-11-27T16:00:00Z"), at("2026-12-04T16:45:00Z"), None)
+    hub.advance(to="2026-12-02T11:00:00Z")  # Wed 2 Dec
+    decide_missing(hub, contact, "early_help", reasons="Support from the Early Help Hub.")
+    view = hub.view(contact)
+    assert view["outcome"] == "early_help"
+    assert took(view["path"], "missing_decision", "missing_assess", "missing_reengage_gw",
+                "missing_reengage_merge", "missing_tell_referrer", "missing_respond_end",
+                "missing_respond", "missing_record", "missing_decided_end")
+    # the letter goes when the decision is made; a professional referrer is told the reasons
+    assert [(k, to, when) for k, to, when in sent(hub, contact) if k != "deadline_breach"] == [
+        ("outcome_to_referrer", POLICE_REFERRER["email"], at("2026-12-02T11:00:00Z"))]
+    [letter] = [n for n in hub.view(contact)["notifications"] if n["kind"] == "outcome_to_referrer"]
+    assert deadline(hub, contact, "referrer_outcome") == (
+        at("2026-11-27T16:00:00Z"), at("2026-12-04T16:45:00Z"), at("2026-12-02T11:00:00Z"), True)
+    assert letter["sent_at"] == at("2026-12-02T11:00:00Z")
+
+
+def test_a_late_letter_about_a_missing_child_is_told_to_the_manager_and_still_sent(
+        hub: Hub) -> None:
+    contact = report_missing(hub, "2026-11-23T10:00:00Z")  # Mon 23 Nov 10:00
+    brag_missing(hub, contact, rag="GREEN", threshold_level=2)
+    hub.complete(contact, "missing_open_contact")  # opened Mon 10:00: GREEN, 72 hours
+    hub.advance(to="2026-12-01T09:00:00Z")  # Tue 1 Dec: nobody has decided
+    # RAG timescale: Mon 23 Nov 10:00 + 72 elapsed hours = Thu 26 Nov 10:00;
+    # letter: Mon 23 Nov 10:00 + 5 working days = Mon 30 Nov 17:15
+    assert sent(hub, contact) == [
+        ("deadline_breach", MANAGERS_MAILBOX, at("2026-11-26T10:00:00Z")),
+        ("deadline_breach", MANAGERS_MAILBOX, at("2026-11-30T17:15:00Z"))]
+    path = hub.view(contact)["path"]
+    assert took(path, "missing_referrer_outcome_due", "missing_referrer_outcome_breach",
+                "missing_referrer_outcome_breach_end")
+    decide_missing(hub, contact, "advice")
+    assert sent(hub, contact, "outcome_to_referrer") == [
+        ("outcome_to_referrer", POLICE_REFERRER["email"], at("2026-12-01T09:00:00Z"))]
+    assert deadline(hub, contact, "referrer_outcome") == (
+        at("2026-11-23T10:00:00Z"), at("2026-11-30T17:15:00Z"), at("2026-12-01T09:00:00Z"), False)
+    assert hub.view(contact)["outcome"] == "advice"
+
+
+def test_a_missing_child_whose_social_worker_left_in_the_past_12_weeks_has_them_asked_back(
+        hub: Hub) -> None:
+    # closed on 15 Oct 2026 with a worker: no allocated worker now (Pathway 2's BRAG branch), but
+    # within the 12 weeks of seed 003, so an assessment decision asks the worker to re-engage
+    case_records(hub, {"child_id": "C410", "status": "closed", "closed_on": "2026-10-15",
+                       "allocated_worker": "Sam Previous", "worker_email": "s.previous@bcp.invalid",
+                       "team": "Assessment Team 1"})
+    contact = report_missing(hub, "2026-11-23T10:00:00Z", child={"id": "C410"})
+    assert open_tasks(hub, contact) == [("missing_brag", MANAGER)]
+    brag_missing(hub, contact, rag="RED", threshold_level=4)
+    hub.complete(contact, "missing_open_contact")
+    hub.advance(to="2026-11-23T13:00:00Z")
+    decide_missing(hub, contact, "s17")
+    assert took(hub.view(contact)["path"], "missing_reengage_gw", "missing_ask_previous_worker",
+                "missing_reengage_merge", "missing_tell_referrer")
+    assert sorted(sent(hub, contact)) == [
+        ("outcome_to_referrer", POLICE_REFERRER["email"], at("2026-11-23T13:00:00Z")),
+        ("previous_worker_reengagement", "s.previous@bcp.invalid", at("2026-11-23T13:00:00Z"))]
