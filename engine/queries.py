@@ -11,11 +11,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .clock import iso_z
 from .store import deadlines, history, human_tasks, instances, notifications, process_versions
 
 
 class NotFound(LookupError):
     pass
+
+
+def jsonable(value: Any) -> Any:
+    """A read model as JSON shows it: instants as ISO 8601 UTC with Z."""
+    if isinstance(value, datetime):
+        return iso_z(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def deadline_view(row: Any) -> dict[str, Any]:

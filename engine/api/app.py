@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import queries
 from ..clock import VirtualClock, as_utc, iso_z
 from ..deployments import UnknownProcess
+from ..queries import jsonable
 from ..runtime import Advance
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ..store import history, human_tasks, idempotency, instances
@@ -62,16 +63,6 @@ class DisagreementBody(Strict):
 class ClockBody(Strict):
     to: str | None = None
     by: str | None = None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso_z(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def create_app(engine: Engine, virtual_clock: bool = False,
@@ -197,7 +188,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
             raise Refused(403, "role", "is not one of your roles")
         roles = {role} if role else (None if who.admin else set(who.roles))
         with engine.store.reading() as conn:
-            return _jsonable(queries.open_tasks(conn, roles))
+            return jsonable(queries.open_tasks(conn, roles))
 
     def task_row(task_id: str, who: Caller) -> Any:
         with engine.store.reading() as conn:
@@ -216,7 +207,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                      "completed_by": row.completed_by})
         if row.status == "open":
             view["context"] = engine.task_data(task_id)
-        return _jsonable(view)
+        return jsonable(view)
 
     @app.post("/tasks/{task_id}/claim")
     def claim_task(task_id: str, who: Caller = Depends(caller)) -> Any:
@@ -277,7 +268,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
             conn.execute(history.insert().values(instance_id=instance_id, at=engine.clock.now(),
                                                  actor=who.name, action="viewed"))
             view = queries.instance_view(conn, instance_id)
-        return _jsonable(view)
+        return jsonable(view)
 
     @app.get("/instances/{instance_id}/diagram")
     def instance_diagram(instance_id: str, who: Caller = Depends(caller)) -> Any:
@@ -287,7 +278,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
             row = queries.instance_row(conn, instance_id)
         version = engine.deployments.version(row.version_id)
         model = version.models[row.process_id]
-        return _jsonable({
+        return jsonable({
             "process": row.process_id, "version": row.version,
             "xml": engine.deployments.diagram_xml(row.version_id, model.file),
             "path": view["path"], "flows": view["flows"],
@@ -299,7 +290,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         if state not in ("due", "breached"):
             raise Refused(422, "state", "must be due or breached")
         with engine.store.reading() as conn:
-            return _jsonable(queries.deadline_list(conn, state, engine.clock.now()))
+            return jsonable(queries.deadline_list(conn, state, engine.clock.now()))
 
     @app.post("/deploy")
     def deploy(who: Caller = Depends(caller)) -> Any:
@@ -312,7 +303,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         except DiagramError as err:
             return JSONResponse({"errors": [{"field": p.element_id or p.file, "message": str(p)}
                                             for p in err.problems]}, status_code=422)
-        return _jsonable([r.__dict__ for r in results])
+        return jsonable([r.__dict__ for r in results])
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(who: Caller = Depends(caller)) -> str:

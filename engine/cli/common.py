@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.clock import SystemClock, iso_z
+from engine.clock import SystemClock
 from engine.settings import database_url, processes_dir
 
 from . import CommandError
@@ -61,17 +61,9 @@ def read_json_file(path: str, what: str) -> Any:
         raise CommandError(f"{what} {path} is not JSON: {err.msg} at line {err.lineno}") from None
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso_z(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
 def print_json(value: Any) -> None:
+    from engine.queries import jsonable
+
     print(json.dumps(jsonable(value), indent=2))
 
 
