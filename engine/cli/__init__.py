@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         simulate_command,
     )
 
-    parser = OneLineParser(prog="mash", description=__doc__)
+    parser = OneLineParser(
+        prog="mash", description="mash: the workflow engine of the children's front door. "
+        "Diagrams in ./processes (or --processes, $MASH_PROCESSES); the database from "
+        "--database or $MASH_DATABASE_URL (an SQLite file ./mash.sqlite by default).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for module in (diagram_commands, instance_commands, simulate_command, serve_commands,
                    calendar_commands):
