@@ -9,6 +9,7 @@ same scenario.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import random
 from datetime import date, datetime, time, timedelta
@@ -58,8 +59,7 @@ def _sectors() -> dict[str, list[str]]:
     return found
 
 
-def _arrival(rng: random.Random, start: date, days: int) -> datetime:
-    day_weights = [WEEKDAY_WEIGHT[(start + timedelta(d)).weekday()] for d in range(days)]
+def _arrival(rng: random.Random, start: date, days: int, day_weights: list[float]) -> datetime:
     day = start + timedelta(rng.choices(range(days), day_weights)[0])
     hour = rng.choices(range(24), HOUR_WEIGHT)[0]
     local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), LONDON)
@@ -85,7 +85,8 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
         raise ValueError("give a number of contacts >= 0 and days >= 1")
     rng = random.Random(seed)
     sectors = _sectors()
-    arrivals = sorted(_arrival(rng, start, days) for _ in range(n))
+    day_weights = [WEEKDAY_WEIGHT[(start + timedelta(d)).weekday()] for d in range(days)]
+    arrivals = sorted(_arrival(rng, start, days, day_weights) for _ in range(n))
     case_records: list[dict[str, Any]] = []
     contacts: list[dict[str, Any]] = []
     for i, arrived in enumerate(arrivals):
@@ -164,9 +165,10 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
         })
     disagreements = []
     for j in range(n // 100):
-        raised = _arrival(rng, start, days)
-        earlier = [c for c in contacts if c["received_at"] <= iso_z(raised)]
-        about = rng.choice(earlier)["id"] if earlier and rng.random() < 0.7 else None
+        raised = _arrival(rng, start, days, day_weights)
+        arrived = bisect.bisect_right(arrivals, raised)  # contacts received by then
+        about = contacts[rng.randrange(arrived)]["id"] if arrived and rng.random() < 0.7 \
+            else None
         stages = []
         for _ in range(rng.choice((1, 2, 3, 3))):
             stages.append({"resolved": rng.random() < 0.45,
