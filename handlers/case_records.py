@@ -14,11 +14,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.clock import Clock, iso_z
-from engine.registry import HandlerContext, StepWrites, handler
+from engine.registry import HandlerContext, HandlerError, StepWrites, handler
 from engine.store import case_notes, children
 
-RE_REFERRAL_MONTHS = 3  # seed 000: a re-referral within 3 months of closure is flagged
-PREVIOUS_WORKER_WEEKS = 12  # seed 003: social worker involvement in the past 12 weeks
+# Defaults of the service task's properties, which the diagram sets (a process owner's to
+# change): seed 000 flags a re-referral within 3 months of closure; seed 003 asks a social
+# worker involved in the past 12 weeks to re-engage.
+RE_REFERRAL_MONTHS = 3
+PREVIOUS_WORKER_WEEKS = 12
+
+
+def _whole(task: HandlerContext, name: str, default: int) -> int:
+    value = task.properties.get(name, str(default))
+    if not value.isdigit():
+        raise HandlerError(f"property {name}={value!r} of {task.element_id!r} must be a whole "
+                           "number")
+    return int(value)
 
 
 class SqlCaseRecords:
@@ -94,12 +105,14 @@ def look_up_case_records(task: HandlerContext) -> None:
     closed_on = record.get("closed_on")
     if record["status"] == "closed" and closed_on is not None:
         received = _received(task)
-        if months_before(received, RE_REFERRAL_MONTHS) <= closed_on <= received:
+        months = _whole(task, "re_referral_months", RE_REFERRAL_MONTHS)
+        weeks = _whole(task, "previous_worker_weeks", PREVIOUS_WORKER_WEEKS)
+        if months_before(received, months) <= closed_on <= received:
             flags = data.setdefault("flags", [])
             if "re_referral" not in flags:
                 flags.append("re_referral")
         if record.get("allocated_worker") and \
-                received - timedelta(weeks=PREVIOUS_WORKER_WEEKS) <= closed_on <= received:
+                received - timedelta(weeks=weeks) <= closed_on <= received:
             data["previous_worker"] = record["allocated_worker"]
             data["previous_worker_email"] = record.get("worker_email")
 
