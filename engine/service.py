@@ -479,6 +479,7 @@ class Engine:
                 if open_now[task_id].due != due:
                     _UPDATE_TASK.execute(conn, {"b_id": task_id, "due": open_now[task_id].due})
                 continue
+            self._task_owner.pop(task_id, None)  # (a lookup in the database finds it again)
             task = _find(live.workflow, task_id)
             completed = task is not None and task.state == TaskState.COMPLETED
             _UPDATE_TASK.execute(conn, {
@@ -524,13 +525,18 @@ class Engine:
         return Live(row.id, version, workflow, records, outcome=row.outcome, summary=summary)
 
     def _remember(self, instance_id: str, row_version: int, live: Live) -> None:
+        if live.workflow.completed:  # nothing more will happen to it: free the memory
+            self._forget(instance_id)
+            return
         with self._cache_lock:
             for task_id in live.open_tasks or {}:
                 self._task_owner[task_id] = instance_id
             self._cache[instance_id] = (row_version, live)
             self._cache.move_to_end(instance_id)
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                _, (_, dropped) = self._cache.popitem(last=False)
+                for task_id in dropped.open_tasks or {}:
+                    self._task_owner.pop(task_id, None)
 
     def _forget(self, instance_id: str) -> None:
         with self._cache_lock:

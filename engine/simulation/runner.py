@@ -71,7 +71,8 @@ class Simulation:
             store = Store(self.database_url)
         store.create()
         clock = VirtualClock(self.scenario.start)
-        engine = Engine(store, clock, self.processes, cache_size=4096)
+        # Instances in flight at once (a few days' contacts) stay in memory; about 0.3 MiB each.
+        engine = Engine(store, clock, self.processes, cache_size=1024)
         try:
             engine.deploy()
         except diagrams.DiagramError as err:
