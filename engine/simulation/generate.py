@@ -166,8 +166,8 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
     disagreements = []
     for j in range(n // 100):
         raised = _arrival(rng, start, days, day_weights)
-        arrived = bisect.bisect_right(arrivals, raised)  # contacts received by then
-        about = contacts[rng.randrange(arrived)]["id"] if arrived and rng.random() < 0.7 \
+        received = bisect.bisect_right(arrivals, raised)  # how many contacts by then
+        about = contacts[rng.randrange(received)]["id"] if received and rng.random() < 0.7 \
             else None
         stages = []
         for _ in range(rng.choice((1, 2, 3, 3))):
