@@ -92,11 +92,13 @@ class Load:
         return False
 
     def complete_some(self) -> None:
+        """One task of each role for every three contacts: a backlog grows, so at the kill
+        some contacts are decided and some are still waiting for their decision."""
         for who, values in (("bsio", {"accepted": False}), ("manager", {"nfa_confirmed": True})):
             answer = self.call(who, "GET", "/tasks")
             if answer is None or answer.status_code != 200:
                 return
-            for task in answer.json()[:3]:
+            for task in answer.json()[:1]:
                 done = self.call(who, "POST", f"/tasks/{task['id']}/complete",
                                  json={"data": values}, headers={"Idempotency-Key": task["id"]})
                 if done is not None and done.status_code == 200:
