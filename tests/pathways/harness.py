@@ -42,6 +42,29 @@ CONTACT: dict[str, Any] = {
 }
 
 
+MODELER_SAVE = REPOSITORY / "tools" / "bpmn-modeler-save"
+
+
+def modeller_saved(names: tuple[str, ...], into: Path) -> tuple[Path, Path]:
+    """Two processes folders under `into`: the diagrams as they are, and as the bpmn-js
+    Modeler with the Camunda extension saves them (what a process owner's File > Save does;
+    the repository's tool, which .ci/run gives node and Chromium)."""
+    import shutil
+    import subprocess
+
+    original, saved = into / "original", into / "saved"
+    for folder in (original, saved):
+        folder.mkdir()
+        for name in ("calendar.toml", "directory.toml"):
+            shutil.copy(PROCESSES / name, folder / name)
+    for name in names:
+        shutil.copy(PROCESSES / name, original / name)
+        result = subprocess.run([str(MODELER_SAVE), str(PROCESSES / name), "-o", str(saved / name)],
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return original, saved
+
+
 def local(text: str) -> datetime:
     """A Europe/London wall-clock time ("2026-11-23 10:00") as an aware instant."""
     return datetime.fromisoformat(text).replace(tzinfo=LONDON)

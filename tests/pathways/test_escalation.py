@@ -8,8 +8,6 @@ forms, and the link to the contact a disagreement is about.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ import sqlalchemy as sa
 from engine import diagrams
 from engine.service import Forbidden, FormRejected
 from engine.store import notifications
-from tests.pathways.harness import PROCESSES, Hub
+from tests.pathways.harness import PROCESSES, Hub, modeller_saved
 
 ROLE = {
     1: "Line / team manager",
@@ -425,9 +423,6 @@ def test_a_disagreement_of_the_wrong_shape_is_an_incident_naming_the_field(
 
 # -- the diagram as a process owner saves it ---------------------------------------------------
 
-MODELER_SAVE = Path(__file__).resolve().parents[2] / "tools" / "bpmn-modeler-save"
-
-
 def _run_sample(processes: Path, database: Path) -> dict[str, Any]:
     hub = Hub(f"sqlite:///{database}", start="2026-12-17T10:00:00Z", processes=processes)
     try:
@@ -447,17 +442,7 @@ def _run_sample(processes: Path, database: Path) -> dict[str, Any]:
 
 def test_the_engine_runs_the_diagram_saved_by_the_modeller_as_the_original(
         tmp_path: Path) -> None:
-    tool = MODELER_SAVE  # the repository's copy; .ci/run installs node and Chromium for it
-    original, saved = tmp_path / "original", tmp_path / "saved"
-    for folder in (original, saved):
-        folder.mkdir()
-        for name in ("calendar.toml", "directory.toml"):
-            shutil.copy(PROCESSES / name, folder / name)
-    shutil.copy(PROCESSES / "escalation.bpmn", original / "escalation.bpmn")
-    result = subprocess.run([str(tool), str(PROCESSES / "escalation.bpmn"), "-o",
-                             str(saved / "escalation.bpmn")],
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    original, saved = modeller_saved(("escalation.bpmn",), tmp_path)
     diagrams.load([saved / "escalation.bpmn"])  # validates as the original does
     expected = _run_sample(original, tmp_path / "original.sqlite")
     assert expected["outcome"] == "resolved_stage_3"

@@ -9,8 +9,6 @@ November and December 2026 are GMT, so London time and UTC agree there.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from engine import diagrams
 from engine.service import FormRejected
 from engine.store import notifications
 from handlers.case_records import seed_children
-from tests.pathways.harness import CONTACT, PROCESSES, Hub
+from tests.pathways.harness import CONTACT, Hub, modeller_saved
 
 MANAGER = "MASH Team Manager / Early Help Decision Maker"
 MANAGERS_MAILBOX = "mash.managers@bcp.invalid"
@@ -693,7 +691,6 @@ def test_a_late_management_decision_misses_the_rag_timescale_and_the_outcome_let
 
 # -- the diagrams as a process owner saves them -------------------------------------------------
 
-MODELER_SAVE = Path(__file__).resolve().parents[2] / "tools" / "bpmn-modeler-save"
 OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn")
 
 
@@ -733,17 +730,7 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
 
 def test_the_engine_runs_the_diagrams_saved_by_the_modeller_as_the_originals(
         tmp_path: Path) -> None:
-    tool = MODELER_SAVE  # the repository's copy; .ci/run installs node and Chromium for it
-    original, saved = tmp_path / "original", tmp_path / "saved"
-    for folder in (original, saved):
-        folder.mkdir()
-        for name in ("calendar.toml", "directory.toml"):
-            shutil.copy(PROCESSES / name, folder / name)
-    for name in OURS:
-        shutil.copy(PROCESSES / name, original / name)
-        result = subprocess.run([str(tool), str(PROCESSES / name), "-o", str(saved / name)],
-                                capture_output=True, text=True, timeout=300, check=False)
-        assert result.returncode == 0, result.stdout + result.stderr
+    original, saved = modeller_saved(OURS, tmp_path)
     diagrams.load([saved])  # validates as the originals do
     expected = _run_samples(original, tmp_path / "original.sqlite")
     assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None]
