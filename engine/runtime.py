@@ -233,15 +233,11 @@ class Runner:
         return self._advance()
 
     def retry(self) -> Advance:
+        """Run again the steps that failed (a handler, a script, a condition): they are
+        ready once more, with the data they had before they failed."""
         for task in all_tasks(self.workflow):
             if task.state == TaskState.ERROR:
-                if isinstance(task.task_spec, CatchingEvent):
-                    task.internal_data.pop("event_value", None)
-                    task.internal_data.pop("error", None)
-                    task._set_state(TaskState.WAITING)
-                    task.task_spec._update(task)
-                else:
-                    task._set_state(TaskState.READY)
+                task._set_state(TaskState.READY)
         self.steps.append(Step(self.now, self.actor, "retried", None))
         return self._advance()
 
