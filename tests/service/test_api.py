@@ -205,3 +205,18 @@ def test_no_body_makes_the_contacts_call_fail_with_a_500(service: Service, body:
     assert answer.status_code in (201, 400, 413, 422), answer.text
     if answer.status_code != 201:
         assert answer.json()["errors"]
+
+
+def test_two_requests_racing_with_one_key_make_one_contact(service: Service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(_: int) -> tuple[int, dict[str, Any]]:
+        answer = service.call("bso", "POST", "/contacts", json=CONTACT,
+                              headers={"Idempotency-Key": "same-call-twice"})
+        return answer.status_code, answer.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    assert {status for status, _ in answers} == {201}
+    assert len({body["id"] for _, body in answers}) == 1
+    assert len(service.call("bsio", "GET", "/tasks").json()) == 1
