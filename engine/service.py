@@ -138,8 +138,12 @@ class Engine:
         self._update_schedules([r.process_id for r in results])
         return results
 
+    def _schedule_engine(self) -> MashScriptEngine:
+        """Evaluates start timers (`each_working_day("10:00")`): no instance, no handlers."""
+        return MashScriptEngine(self.clock, self.calendar, None, self._functions)
+
     def _update_schedules(self, process_ids: list[str]) -> None:
-        engine = MashScriptEngine(self.clock, self.calendar, None, self._functions)
+        engine = self._schedule_engine()
         with self.store.transaction() as conn:
             current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
             for process_id in process_ids:
@@ -303,7 +307,7 @@ class Engine:
     def start_scheduled(self) -> int:
         """Start one instance of each timer-started process whose time has come."""
         started = 0
-        engine = MashScriptEngine(self.clock, self.calendar, None, self._functions)
+        engine = self._schedule_engine()
         with self.store.reading() as conn:
             due = [r.process_id for r in conn.execute(
                 sa.select(schedules.c.process_id).where(schedules.c.next_at <= self.clock.now()))]
