@@ -293,17 +293,13 @@ class Store:
         # 100 ms. (Other processes on the same file still wait in the busy handler.)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
 
-    def create(self) -> None:
-        """Create the tables if they are missing (a new SQLite file needs no set-up)."""
-        metadata.create_all(self.engine)
-        with self.transaction() as conn:
-            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
-            if found is None:
-                conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
-            elif int(found) != SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"database schema is version {found}; this engine needs {SCHEMA_VERSION}"
-                )
+    def create(self) -> list[str]:
+        """Create the tables, columns and indexes that are missing (a new SQLite file needs
+        no set-up; an older database gains what a newer release added, data kept); returns
+        what was added. See engine/schema.py."""
+        from .schema import upgrade
+
+        return upgrade(self.engine, metadata, meta, SCHEMA_VERSION)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
