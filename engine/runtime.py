@@ -198,39 +198,50 @@ class Runner:
         self.steps: list[Step] = []
 
     # -- commands -----------------------------------------------------------------------
+    #
+    # Work done at a deadline's due instant meets it: every command runs with timers firing
+    # only if due *before* now (`just_before_now`), so a timer due exactly now waits for
+    # whatever else happens at this instant. Only `fire_timers(through_now=True)`, once the
+    # instant is over (the virtual clock moves on), fires what is due at now itself.
 
     def start(self) -> Advance:
         self.steps.append(Step(self.now, self.actor, "started", None))
-        return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
 
     def complete(self, task_id: str, values: dict[str, Any]) -> Advance:
-        due = self._next_due()
-        if due is not None and due < self.now:
-            # Timers that fell due before now fire first (a breach is recorded as it would
-            # have been); one due exactly now does not: work done at the due instant meets it.
-            with self.engine.just_before_now():
-                self._run_engine()
-        task = _task(self.workflow, task_id)
-        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
-            raise TaskNotOpen(task_id)
-        task.data.update(copy.deepcopy(values))
-        task.run()
-        self._record(task, actor=self.actor, changes=dict(values))
-        return self._advance()
+        with self.engine.just_before_now():
+            self._fire_overdue()
+            task = _task(self.workflow, task_id)
+            if task is None or not isinstance(task.task_spec, UserTask) \
+                    or task.state != TaskState.READY:
+                raise TaskNotOpen(task_id)
+            task.data.update(copy.deepcopy(values))
+            task.run()
+            self._record(task, actor=self.actor, changes=dict(values))
+            return self._advance()
 
-    def fire_timers(self) -> Advance:
-        return self._advance()
+    def fire_timers(self, through_now: bool = False) -> Advance:
+        """Fire the timers due before now; `through_now`: also those due exactly now (the
+        instant is over: nothing more will be done at it)."""
+        if through_now:
+            return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
 
     def deliver(self, name: str, payload: dict[str, Any]) -> Advance:
         """A message from another instance; its payload lands in the data as `name`."""
-        waiting = [t for t in self.workflow.event_manager.tasks.values()
-                   if getattr(t.task_spec.event_definition, "name", None) == name]
-        if not waiting:
-            raise NotWaiting(name)
-        event = BpmnEvent(CamundaMessage(name), payload={"payload": payload, "result_var": name})
-        self.workflow.catch(event)
-        self.steps.append(Step(self.now, self.actor, "message", None, name))
-        return self._advance()
+        with self.engine.just_before_now():
+            self._fire_overdue()  # a timer that fell due before the message came wins the race
+            waiting = [t for t in self.workflow.event_manager.tasks.values()
+                       if getattr(t.task_spec.event_definition, "name", None) == name]
+            if not waiting:
+                raise NotWaiting(name)
+            event = BpmnEvent(CamundaMessage(name),
+                              payload={"payload": payload, "result_var": name})
+            self.workflow.catch(event)
+            self.steps.append(Step(self.now, self.actor, "message", None, name))
+            return self._advance()
 
     def retry(self) -> Advance:
         """Run again the steps that failed (a handler, a script, a condition): they are
@@ -239,7 +250,15 @@ class Runner:
             if task.state == TaskState.ERROR:
                 task._set_state(TaskState.READY)
         self.steps.append(Step(self.now, self.actor, "retried", None))
-        return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
+
+    def _fire_overdue(self) -> None:
+        """Timers that fell due before now fire first, so a breach is recorded as it happened
+        (one due exactly now does not: work done at the due instant meets it)."""
+        due = self._next_due()
+        if due is not None and due < self.now:
+            self._run_engine()
 
     # -- the engine loop ----------------------------------------------------------------
 

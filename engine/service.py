@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,26 +252,36 @@ class Engine:
         assert advance is not None
         return Completed(instance_id, advance.state, advance.open_tasks)
 
-    def fire_due(self, limit: int = 1000) -> int:
+    def fire_due(self, limit: int = 1000, through_now: bool = True) -> int:
         """Deliver waiting messages, start scheduled processes that are due, fire the timers
-        and retries that have fallen due; returns how many instances moved."""
+        and retries that have fallen due; returns how many instances moved.
+
+        `through_now`: what is due exactly now fires too: the caller has done everything it
+        will do at this instant (the virtual clock is moving on; the simulation has done
+        the instant's work). The scheduler on the system clock passes False: it fires what
+        is due before now, so a deadline is breached only once its due instant has passed."""
         moved = self.deliver_messages() + self.start_scheduled()
         while moved < limit:
-            now = self.clock.now()
+            by = self._fires_by(through_now)
             with self.store.reading() as conn:
                 due = conn.execute(
                     sa.select(instances.c.id, instances.c.state)
-                    .where(instances.c.next_due <= now)
+                    .where(instances.c.next_due <= by)
                     .order_by(instances.c.next_due).limit(100)).all()
             if not due:
                 return moved
             for instance_id, state in due:
                 if state == "incident":
-                    self._command(instance_id, "retry", lambda r, c: r.retry(), due_only=True)
+                    self._command(instance_id, "retry", lambda r, c: r.retry(), due_only=by)
                 else:
-                    self._command(instance_id, "timer", lambda r, c: r.fire_timers(), due_only=True)
+                    self._command(instance_id, "timer",
+                                  lambda r, c: r.fire_timers(through_now), due_only=by)
                 moved += 1
         return moved
+
+    def _fires_by(self, through_now: bool) -> datetime:
+        now = self.clock.now()
+        return now if through_now else now - timedelta(microseconds=1)
 
     def deliver_messages(self) -> int:
         delivered = 0
@@ -366,19 +376,25 @@ class Engine:
         dues = [_utc(d) for d in (timer, scheduled) if d is not None]
         return min(dues) if dues else None
 
-    def run_until(self, to: datetime, until_quiet: bool = False) -> int:
+    def run_until(self, to: datetime, through: bool = False) -> int:
         """On a virtual clock: move it forward to `to`, stopping at each instant something
-        falls due and firing it there, so every timer fires at its own time."""
+        falls due and firing it there, so every timer fires at its own time.
+
+        What falls due exactly at `to` does not fire yet: the caller may still do work at
+        `to`, and work done at a deadline's due instant meets it. It fires, at `to`, when
+        the clock next moves on, or now with `through` (the caller is done with `to`)."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("only a virtual clock can be moved")
         moved = 0
         while True:
             due = self.next_due()
-            if due is None or due > to:
+            if due is None or due > to or (due == to and not through):
                 break
             if due > self.clock.now():
                 self.clock.set(due)
-            fired = self.fire_due()
+            # Leaving this instant for a later one: what is due at it fires now, after
+            # whatever the caller did at it.
+            fired = self.fire_due(through_now=through or self.clock.now() < to)
             if fired == 0 and self.next_due() == due:
                 raise RuntimeError(f"something is due at {due} but nothing fired")
             moved += fired
@@ -395,19 +411,19 @@ class Engine:
 
     def _command(self, instance_id: str, actor: str,
                  action: Callable[[Runner, Connection], Advance],
-                 due_only: bool = False,
+                 due_only: datetime | None = None,
                  within: Callable[[Connection, Advance], None] | None = None) -> Advance | None:
         """Run `action` on the instance in one transaction. `due_only`: only if a timer or
-        retry is due (another service may have fired it first); None when it was not."""
+        retry is due by then (another service may have fired it first); None when not."""
         with self._instance(instance_id):
             try:
                 with self.store.transaction() as conn:
                     found = self._lock.fetch_one(conn, {"b_id": instance_id,
-                                                        "b_now": self.clock.now()})
+                                                        "b_now": due_only or self.clock.now()})
                     if found is None:
                         raise NotFound(f"instance {instance_id}")
                     row_version, attempts, due = found
-                    if due_only and not due:
+                    if due_only is not None and not due:
                         return None  # another service fired it first
                     live = self._live(conn, instance_id, row_version)
                     engine = self._script_engine(conn, instance_id, live.version)
