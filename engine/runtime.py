@@ -16,8 +16,10 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -234,7 +236,7 @@ class Runner:
         with self.engine.just_before_now():
             self._fire_overdue()  # a timer that fell due before the message came wins the race
             waiting = [t for t in self.workflow.event_manager.tasks.values()
-                       if getattr(t.task_spec.event_definition, "name", None) == name]
+                       if any(getattr(d, "name", None) == name for d in _definitions(t))]
             if not waiting:
                 raise NotWaiting(name)
             event = BpmnEvent(CamundaMessage(name),
@@ -295,9 +297,7 @@ class Runner:
                     open_user_tasks.append(task)
             elif state == TaskState.ERROR and failed is None:
                 failed = task
-            spec = task.task_spec
-            if isinstance(spec, CatchingEvent) and "deadline" in getattr(spec, "extensions", {}) \
-                    and isinstance(spec.event_definition, TimerEventDefinition):
+            if _deadline_spec(task) is not None:
                 timers.append(task)
         self._collect_steps(finished)
         self._track_deadlines(timers)
@@ -385,7 +385,8 @@ class Runner:
                 self._update_deadline(deadline)
 
     def _new_deadline(self, timer: Task) -> Deadline:
-        spec = timer.task_spec
+        spec = _deadline_spec(timer)
+        assert spec is not None
         since = spec.extensions.get("since")
         started = self.now
         if since:
@@ -404,7 +405,7 @@ class Runner:
     def _update_deadline(self, deadline: Deadline) -> None:
         timer = _task(self.workflow, deadline.timer_task_id)
         activity = _task(self.workflow, deadline.activity_task_id)
-        if deadline.breached_at is None and timer is not None and timer.state == TaskState.COMPLETED:
+        if deadline.breached_at is None and timer is not None and _timer_fired(timer):
             deadline.breached_at = self.now
             deadline.met = False
             deadline.changed = True
@@ -418,7 +419,8 @@ class Runner:
             elif activity.state == TaskState.CANCELLED and deadline.breached_at is None:
                 deadline.cancelled_at = self.now
                 deadline.changed = True
-        elif timer is not None and timer.state == TaskState.CANCELLED and deadline.breached_at is None:
+        elif timer is not None and deadline.breached_at is None and (
+                timer.state == TaskState.CANCELLED or timer.state == TaskState.COMPLETED):
             # a timer raced against the work (event-based gateway) and the work won
             deadline.done_at = self.now
             deadline.met = self.now <= deadline.due
@@ -447,19 +449,59 @@ class Runner:
 
     def _next_due(self) -> datetime | None:
         dues = []
-        for pending in self.workflow.waiting_events():
-            if pending.event_type in ("ClockTimeDate", "ClockDuration", "ClockCycle") and pending.value:
-                dues.append(instant(pending.value))
+        for task in self.workflow.event_manager.tasks.values():
+            for definition in _definitions(task):
+                if isinstance(definition, TimerEventDefinition):
+                    pending = definition.details(task)
+                    if pending.value:
+                        dues.append(instant(pending.value))
         return min(dues) if dues else None
 
     def _waiting_for(self) -> str | None:
-        for pending in self.workflow.waiting_events():
-            if pending.event_type == "MessageEventDefinition":
-                return str(pending.name)
+        for task in self.workflow.event_manager.tasks.values():
+            for definition in _definitions(task):
+                if isinstance(definition, CamundaMessage):
+                    return str(definition.name)
         return None
 
 
 _MISSING = object()
+
+
+def _definitions(task: Task) -> list[Any]:
+    """The events a waiting task waits for: an event-based gateway waits for several (it
+    takes them over from the catch events after it)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+def _deadline_spec(task: Task) -> Any:
+    """The timer event carrying a `deadline` property that this task is the timer of: the
+    task's own spec, or, for an event-based gateway, the timer event after it."""
+    spec = task.task_spec
+    if isinstance(spec, EventBasedGateway):
+        for child, definition in zip(spec.outputs, spec.event_definition.event_definitions,
+                                     strict=False):
+            if isinstance(definition, TimerEventDefinition) \
+                    and "deadline" in getattr(child, "extensions", {}):
+                return child
+        return None
+    if isinstance(spec, CatchingEvent) and "deadline" in getattr(spec, "extensions", {}) \
+            and isinstance(spec.event_definition, TimerEventDefinition):
+        return spec
+    return None
+
+
+def _timer_fired(task: Task) -> bool:
+    """The deadline's timer went off (at an event-based gateway: the timer won the race)."""
+    if task.state != TaskState.COMPLETED:
+        return False
+    if isinstance(task.task_spec, EventBasedGateway):
+        return any(isinstance(seen.event_definition, TimerEventDefinition)
+                   for seen in task.internal_data.get("seen_events", []))
+    return True
 
 
 def _previous_element(task: Task) -> str | None:
