@@ -22,10 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from engine import incidents  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.outbox import Mailer, Outbox  # noqa: E402
 from engine.registry import StepWrites  # noqa: E402
-from engine.serve import MailerLoop  # noqa: E402
+from engine.serve import OutboxLoop  # noqa: E402
 from engine.service import Engine  # noqa: E402
 from engine.store import Store  # noqa: E402
 from tests.pathways.harness import CONTACT, PROCESSES  # noqa: E402
@@ -107,7 +108,9 @@ def run(url: str, seconds: float) -> int:
 
     silent = SilentServer()
     queue_mail(store, 200)
-    loop = MailerLoop(Mailer(store, SystemClock(), f"smtp://127.0.0.1:{silent.port}"), 0.1)
+    clock = SystemClock()
+    loop = OutboxLoop(store, clock, Mailer(store, clock, f"smtp://127.0.0.1:{silent.port}"),
+                      incidents.Settings(), 0.1)
     loop.start()
     time.sleep(0.5)
     with_silent = contacts_per_second(engine, seconds)

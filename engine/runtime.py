@@ -134,6 +134,7 @@ class Advance:
     next_due: datetime | None
     waiting_for: str | None
     error: str | None
+    failed_element: str | None = None  # the element whose step failed (an incident)
 
 
 @dataclass
@@ -313,6 +314,7 @@ class Runner:
             steps=self.steps, open_tasks=self._open_tasks(open_user_tasks), state=state_name,
             outcome=self.live.outcome, summary=dict(self.live.summary),
             next_due=self._next_due(), waiting_for=self._waiting_for(), error=error,
+            failed_element=failed.task_spec.bpmn_id if failed is not None else None,
         )
 
     # -- what happened ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`mash serve`: the engine as a long-lived service (the wiring: the one place the parts are
-chosen). HTTP API, a scheduler that wakes timers, a mailer that empties the outbox.
+chosen). HTTP API, a scheduler that wakes timers, a mailer that empties the outbox and raises the
+alarm for what it cannot deliver.
 
 Stops cleanly on SIGTERM (uvicorn finishes the requests in flight, then the scheduler and
 the mailer stop); whatever was due while it was down fires when it starts again.
@@ -20,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from . import incidents
 from .api.app import create_app
 from .clock import Clock, SystemClock, VirtualClock
 from .outbox import Mailer
@@ -30,24 +32,33 @@ from .store import Store
 log = logging.getLogger("mash.serve")
 
 
-class MailerLoop:
-    def __init__(self, mailer: Mailer, seconds: float = 2.0) -> None:
+class OutboxLoop:
+    """A background thread: each round sends what the outbox holds (when a mail server is
+    configured) and raises the alarm for notifications undelivered too long."""
+
+    def __init__(self, store: Store, clock: Clock, mailer: Mailer | None,
+                 settings: incidents.Settings, seconds: float = 2.0) -> None:
+        self.store = store
+        self.clock = clock
         self.mailer = mailer
+        self.settings = settings
         self.seconds = seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mailer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=15)
+        self._thread.join(timeout=60)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.mailer.send_pending()
+                if self.mailer is not None:
+                    self.mailer.send_pending()
+                incidents.raise_alarms(self.store, self.clock, self.settings)
             except Exception:
                 log.exception("sending notifications failed; will try again")
             self._stop.wait(self.seconds)
@@ -71,13 +82,16 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
             parts["wakeup"].start()  # fires at once what fell due while the service was down
         else:  # the virtual clock starts where it was told: what is due by then fires now
             engine.run_until(engine.clock.now())
-        if smtp_url:
-            parts["mailer"] = MailerLoop(Mailer(store, clock, smtp_url))
-            parts["mailer"].start()
+        if not smtp_url:
+            log.warning("no mail server (MASH_SMTP_URL): notifications stay in the outbox and "
+                        "become incidents")
+        parts["outbox"] = OutboxLoop(store, clock, Mailer(store, clock, smtp_url)
+                                     if smtp_url else None, incidents.Settings.from_environment())
+        parts["outbox"].start()
         log.info("mash is serving", extra={"processes": str(processes),
                                            "virtual_clock": bool(virtual_start)})
         yield
-        for name in ("wakeup", "mailer"):
+        for name in ("wakeup", "outbox"):
             if name in parts:
                 parts[name].stop()
         store.dispose()

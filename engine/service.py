@@ -422,14 +422,15 @@ class Engine:
                                                         "b_now": due_only or self.clock.now()})
                     if found is None:
                         raise NotFound(f"instance {instance_id}")
-                    row_version, attempts, due = found
+                    row_version, attempts, due, state = found
                     if due_only is not None and not due:
                         return None  # another service fired it first
                     live = self._live(conn, instance_id, row_version)
                     engine = self._script_engine(conn, instance_id, live.version)
                     advance = action(Runner(live, engine, actor), conn)
+                    since = _incident_since(conn, instance_id) if state == "incident" else None
                     row_version = self._persist(conn, live, advance, row_version, actor,
-                                                attempts=attempts)
+                                                attempts=attempts, incident_since=since)
                     if within is not None:
                         within(conn, advance)
             except BaseException:
@@ -441,21 +442,27 @@ class Engine:
         return advance
 
     def _persist(self, conn: Connection, live: Live, advance: Advance, row_version: int,
-                 actor: str, attempts: int = 0, new: dict[str, Any] | None = None) -> int:
+                 actor: str, attempts: int = 0, new: dict[str, Any] | None = None,
+                 incident_since: datetime | None = None) -> int:
         """Write what the command did; `new`: the columns of an instance not yet stored."""
         now = self.clock.now()
         next_due = advance.next_due
         if advance.state == "incident":
             attempts += 1
+            incident_since = incident_since or now
             next_due = backoff(attempts, now) if attempts <= MAX_AUTOMATIC_RETRIES else None
-            log.warning("instance %s incident (attempt %d)", live.id, attempts)
+            log.warning("instance %s incident (attempt %d)", live.id, attempts,
+                        extra={"element": advance.failed_element})
         else:
             attempts = 0
+            incident_since = None
         summary = advance.summary
         values = {
             "state": advance.state, "outcome": advance.outcome, "rag": summary.get("rag"),
             "flags": list(summary.get("flags") or []), "summary": summary, "next_due": next_due,
             "waiting_for": advance.waiting_for, "error": advance.error, "attempts": attempts,
+            "incident_since": incident_since,
+            "error_element": advance.failed_element if advance.state == "incident" else None,
             "ended_at": now if advance.state == "completed" else None,
             "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
         }
@@ -617,6 +624,7 @@ _INSERT_INSTANCE = Prepared(instances.insert())
 _LOCK = sa.select(
     instances.c.row_version, instances.c.attempts,
     sa.and_(instances.c.next_due.is_not(None), instances.c.next_due <= _b("b_now", type_=UTCDateTime)),
+    instances.c.state,
 ).where(instances.c.id == _b("b_id"))
 _INSTANCE = sa.select(instances).where(instances.c.id == _b("b_id"))
 _DEADLINES = sa.select(deadlines).where(deadlines.c.instance_id == _b("b_id"))
@@ -637,6 +645,11 @@ _NEXT_DUE = Prepared(sa.select(
     sa.select(sa.func.min(instances.c.next_due)).scalar_subquery(),
     sa.select(sa.func.min(schedules.c.next_at)).scalar_subquery(),
     sa.exists().where(messages.c.delivered_at.is_(None))))
+
+
+def _incident_since(conn: Connection, instance_id: str) -> datetime | None:
+    return conn.execute(sa.select(instances.c.incident_since)
+                        .where(instances.c.id == instance_id)).scalar()
 
 
 def _utc(value: Any) -> datetime:

@@ -40,4 +40,9 @@ def metrics_text(engine: Engine) -> str:
                               .where(notifications.c.sent_at.is_(None))).scalar()
         lines += ["# HELP mash_notifications_unsent Notifications waiting in the outbox.",
                   "# TYPE mash_notifications_unsent gauge", f"mash_notifications_unsent {unsent}"]
+        # Undelivered notifications by kind, their age, and those that are incidents.
+        from .. import incidents
+
+        lines += incidents.metric_lines(conn, engine.clock.now(),
+                                        incidents.Settings.from_environment())
     return "\n".join(lines) + "\n"
