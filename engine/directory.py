@@ -58,8 +58,13 @@ def load_directory(processes: Path) -> RoleDirectory:
     path = processes / DIRECTORY_FILE
     if not path.exists():
         return RoleDirectory(source=str(path))
+    return parse_directory(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_directory(text: str, path: str = DIRECTORY_FILE) -> RoleDirectory:
+    """A directory from its text (as deployed: engine/deployments.py); `path` names it."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise DirectoryError(f"{path}: {err}") from None
     unknown = set(document) - {"roles", "authorities", "teams"}
@@ -84,4 +89,4 @@ def load_directory(processes: Path) -> RoleDirectory:
             raise DirectoryError(f"{path}: team {name!r}: give {', '.join(TEAM_KEYS)} as email "
                                  "addresses")
         teams[name] = value
-    return RoleDirectory(roles, authorities, teams, str(path))
+    return RoleDirectory(roles, authorities, teams, path)

@@ -65,12 +65,16 @@ class OutboxLoop:
 
 
 def build(processes: Path, database_url: str, virtual_start: datetime | None = None,
-          smtp_url: str | None = None) -> tuple[FastAPI, Engine]:
+          smtp_url: str | None = None, deploy: bool | None = None) -> tuple[FastAPI, Engine]:
+    """The service's parts. `deploy`: deploy `processes` first (None: only when nothing is
+    deployed yet, so a fresh clone serves out of the box and a restart never deploys a local
+    edit by surprise: `mash deploy` does that, and the running service takes it up)."""
     store = Store(database_url)
     store.create()
     clock: Clock = VirtualClock(virtual_start) if virtual_start else SystemClock()
     engine = Engine(store, clock, processes)
-    engine.deploy()
+    if deploy or (deploy is None and not engine.deployments.anything_deployed()):
+        engine.deploy()
     from .web import routes as web_routes
 
     parts: dict[str, Any] = {}
@@ -103,13 +107,14 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
 
 
 def serve(processes: Path, database_url: str, host: str, port: int,
-          virtual_start: datetime | None = None) -> None:
+          virtual_start: datetime | None = None, deploy: bool | None = None) -> None:
     import uvicorn
 
     from .logs import configure
 
     configure(os.environ.get("MASH_LOG_LEVEL", "INFO"))
-    app, _ = build(processes, database_url, virtual_start, os.environ.get("MASH_SMTP_URL"))
+    app, _ = build(processes, database_url, virtual_start, os.environ.get("MASH_SMTP_URL"),
+                   deploy)
     # uvicorn finishes in-flight requests and our shutdown on SIGTERM, then raises the
     # signal again for the handler that was there before it: make that a clean exit (0).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -34,10 +35,11 @@ from .bpmn import state as workflow_state
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
 from .bpmn.workflow import MashWorkflow
 from .calendar import WorkingCalendar
-from .calendar_config import calendar_for
+from .calendar_config import CALENDAR_FILE, CalendarConfig, calendar_for, parse_calendar_config
 from .clock import Clock, VirtualClock, iso_z
 from .deployments import Deployments
-from .directory import RoleDirectory, load_directory
+from .deployments import lock as deployment_lock
+from .directory import DIRECTORY_FILE, RoleDirectory, load_directory, parse_directory
 from .forms import validate as validate_form
 from .outbox import Messages, Outbox, backoff
 from .registry import CaseRecords, HandlerContext, HandlerError, Services, StepWrites
@@ -68,6 +70,7 @@ log = logging.getLogger("mash.engine")
 logs.quiet_libraries()  # whoever runs the engine: SpiffWorkflow's task logs carry personal data
 
 MAX_AUTOMATIC_RETRIES = 5
+REFRESH_SECONDS = 1.0  # how stale a service's view of the newest deployment may be
 
 
 class NotFound(LookupError):
@@ -112,15 +115,18 @@ class Engine:
         self.store = store
         self.clock = clock
         self.processes = processes
-        self.calendar: WorkingCalendar = calendar_for(processes)
-        self.directory: RoleDirectory = load_directory(processes)
         self.deployments = Deployments(store)
+        self.calendar: WorkingCalendar
+        self.directory: RoleDirectory
+        self._functions: dict[str, Callable[..., Any]]
+        self._generation = -1  # the deployment this engine runs (-1: not read yet)
+        self._checked = 0.0
         self._case_records = case_records
         self._cache: OrderedDict[str, tuple[int, Live]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self._instance_locks: dict[str, threading.Lock] = {}
-        self._functions = diagram_functions(clock, self.calendar)
+        self.refresh(force=True)
         # Told of every committed command: (instance id, what happened). The simulation
         # uses it to see tasks open; it must not call back into the engine.
         self.observers: list[Callable[[str, Advance], None]] = []
@@ -133,10 +139,46 @@ class Engine:
     # -- deployments ----------------------------------------------------------------------
 
     def deploy(self, paths: list[Path] | None = None) -> list[Any]:
-        """Deploy the diagrams (new versions where they changed) and their start schedules."""
+        """Deploy the diagrams (new versions where they changed), the calendar and directory
+        beside them, and their start schedules."""
         results = self.deployments.deploy(paths or [self.processes], self.clock.now())
         self._update_schedules([r.process_id for r in results])
+        self.refresh(force=True)
         return results
+
+    def refresh(self, force: bool = False) -> bool:
+        """Take up a deployment made elsewhere (`mash deploy`, another service): new
+        instances start on its versions, and its calendar and directory apply from now on.
+        Checked at most once a second (and on every scheduler tick); True when it changed."""
+        checked = time.monotonic()
+        if not force and checked - self._checked < REFRESH_SECONDS:
+            return False
+        self._checked = checked
+        generation = self.deployments.generation()
+        if generation == self._generation:
+            return False
+        config = self.deployments.config() if generation else None
+        if config is None:  # nothing deployed with its configuration: the folder's
+            calendar, directory = calendar_for(self.processes), load_directory(self.processes)
+        else:
+            calendar = WorkingCalendar(parse_calendar_config(
+                config[CALENDAR_FILE].decode("utf-8"), f"{CALENDAR_FILE} (deployed)")
+            ) if CALENDAR_FILE in config else WorkingCalendar(CalendarConfig.default())
+            directory = parse_directory(config[DIRECTORY_FILE].decode("utf-8"),
+                                        f"{DIRECTORY_FILE} (deployed)") \
+                if DIRECTORY_FILE in config else RoleDirectory(source=DIRECTORY_FILE)
+        self.deployments.forget()
+        self.calendar, self.directory = calendar, directory
+        self._functions = diagram_functions(self.clock, calendar)
+        if self._generation >= 0:
+            log.info("deployment %d taken up", generation)
+        self._generation = generation
+        return True
+
+    @property
+    def generation(self) -> int:
+        """The deployment this engine runs (0: nothing deployed)."""
+        return max(self._generation, 0)
 
     def _schedule_engine(self) -> MashScriptEngine:
         """Evaluates start timers (`each_working_day("10:00")`): no instance, no handlers."""
@@ -145,6 +187,7 @@ class Engine:
     def _update_schedules(self, process_ids: list[str]) -> None:
         engine = self._schedule_engine()
         with self.store.transaction() as conn:
+            deployment_lock(conn)  # another service deploying at once updates them after us
             current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
             for process_id in process_ids:
                 version = self.deployments.latest(process_id)
@@ -173,6 +216,7 @@ class Engine:
         """Start an instance of the newest version; returns its id and what happened.
         `within`: more writes to commit in the same transaction (an idempotency record)."""
         instance_id = instance_id or str(uuid.uuid4())
+        self.refresh()
         if about is not None and (not isinstance(about, str) or len(about) > 36):
             raise ValueError("about must be the id of an instance (36 characters at most)")
         if reference is not None and len(reference) > 64:
@@ -415,6 +459,7 @@ class Engine:
                  within: Callable[[Connection, Advance], None] | None = None) -> Advance | None:
         """Run `action` on the instance in one transaction. `due_only`: only if a timer or
         retry is due by then (another service may have fired it first); None when not."""
+        self.refresh()
         with self._instance(instance_id):
             try:
                 with self.store.transaction() as conn:

@@ -240,6 +240,18 @@ idempotency = sa.Table(
 )
 
 
+# A deployment that changed something: numbered (the generation every running service
+# watches, so a `mash deploy` from anywhere is picked up without a restart), with the
+# configuration deployed beside the diagrams and the version of every process it left current.
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.Column("files", sa.JSON, nullable=False),  # calendar.toml, directory.toml -> file hash
+    sa.Column("versions", sa.JSON, nullable=False),  # process id -> version number
+)
+
+
 def _sqlite_synchronous() -> str:
     """FULL by default: a commit is on disk before the caller hears "accepted", even across a
     power cut. NORMAL (MASH_SQLITE_SYNCHRONOUS=NORMAL) survives a crash of the service but

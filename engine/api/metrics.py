@@ -41,8 +41,7 @@ def metrics_text(engine: Engine) -> str:
         lines += ["# HELP mash_notifications_unsent Notifications waiting in the outbox.",
                   "# TYPE mash_notifications_unsent gauge", f"mash_notifications_unsent {unsent}"]
         # Undelivered notifications by kind, their age, and those that are incidents.
-        from .. import incidents
+        from .. import incidents as stopped
 
-        lines += incidents.metric_lines(conn, engine.clock.now(),
-                                        incidents.Settings.from_environment())
+        lines += stopped.metric_lines(conn, engine.clock.now(), stopped.Settings.from_environment())
     return "\n".join(lines) + "\n"

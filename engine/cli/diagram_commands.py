@@ -54,7 +54,9 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def deploy_command(args: argparse.Namespace) -> int:
-    engine = open_engine(args, deploy=False)
+    engine = open_engine(args)
+    if not engine.processes.is_dir():
+        raise CommandError(f"no processes folder at {engine.processes}; give --processes DIR")
     try:
         results = engine.deploy()
     except diagrams.DiagramError as err:
@@ -69,7 +71,7 @@ def deploy_command(args: argparse.Namespace) -> int:
 
 
 def versions_command(args: argparse.Namespace) -> int:
-    engine = open_engine(args, deploy=False)
+    engine = open_engine(args)
     rows = engine.deployments.versions()
     if args.json:
         print_json(rows)

@@ -18,6 +18,7 @@ from .common import (
     open_engine,
     print_json,
     read_json_file,
+    require_deployed,
 )
 
 
@@ -65,6 +66,7 @@ def start_command(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise CommandError("the start data must be a JSON object")
     engine = open_engine(args)
+    require_deployed(engine)
     about = data.get("about") if isinstance(data.get("about"), str) else None
     try:
         instance_id, advance = engine.start(args.process, data, args.by, about=about)
@@ -83,6 +85,7 @@ def start_command(args: argparse.Namespace) -> int:
 
 def tasks_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     with engine.store.reading() as conn:
         found = queries.open_tasks(conn, {args.role} if args.role else None)
     if args.json:
@@ -102,6 +105,7 @@ def tasks_command(args: argparse.Namespace) -> int:
 def complete_command(args: argparse.Namespace) -> int:
     values = read_json_file(args.data, "task data")
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         done = engine.complete(args.task, values, args.by)
     except FormRejected as err:
@@ -120,6 +124,7 @@ def complete_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         with engine.store.reading() as conn:
             view = queries.instance_view(conn, args.instance)
@@ -152,6 +157,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 def retry_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         state = engine.retry(args.instance, args.by)
     except NotFound:

@@ -6,6 +6,7 @@ silent mail server holds no database lock; two mailers never send one twice."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import shutil
@@ -96,7 +97,7 @@ class Webhook:
         received: list[dict[str, Any]] = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 received.append(json.loads(self.rfile.read(length)))
                 self.send_response(204)
@@ -157,7 +158,7 @@ def test_a_police_notification_is_retried_for_days_and_becomes_an_incident_with_
                     row = notification(store, police)
                     clock.set(min(row.next_attempt_at, row.alarm_at + settings.remind_every))
         # Retried all along, at most 15 minutes apart; the old mailer gave up after 10 tries.
-        gaps = [b - a for a, b in zip(tries, tries[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(tries)]
         assert len(tries) > 150 and max(gaps) == timedelta(minutes=15)
         assert gaps[:4] == [timedelta(minutes=1)] * 2 + [timedelta(minutes=2), timedelta(minutes=4)]
         # The alarm went at 5 minutes, then every hour, by a log line and the webhook.

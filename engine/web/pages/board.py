@@ -1,12 +1,14 @@
-"""The deadlines board: what is breached and what falls due today, by role and RAG."""
+"""The deadlines board: what is breached and what falls due today, by role and RAG; which
+version each case runs, and the versions running."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from ... import queries
 from ...service import Engine
-from .. import reads, views
+from .. import reads, timing, views
 from ..render import page
 from ..session import Session, signed_in
 from .common import chrome
@@ -38,7 +40,14 @@ def router(engine: Engine) -> APIRouter:
                     lane(row["version_id"], row["element_id"])
                 row["task_name"] = "; ".join(name for _, name in now_with) or None
         board = views.board(found, engine.calendar, engine.clock.now(), role or None, rag or None)
+        with engine.store.reading() as conn:
+            versions = queries.instance_versions(
+                conn, [r.instance_id for r in board.breached + board.due_today])
+            running = queries.running_versions(conn)
         return page("board.html", board=board, role=role or "", rag=rag or "",
-                    rags=(*views.RAGS, "Not rated"), **chrome(engine, session, "board"))
+                    rags=(*views.RAGS, "Not rated"), versions=versions,
+                    running=[{**r, "deployed": timing.local(r["deployed_at"], engine.calendar.zone)}
+                             for r in running],
+                    generation=engine.generation, **chrome(engine, session, "board"))
 
     return pages
