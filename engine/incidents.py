@@ -173,6 +173,15 @@ def _duration(delta: timedelta) -> str:
     return f"{hours // 24} days {hours % 24} h"
 
 
+def retry_notification(store: Store, notification_id: str) -> bool:
+    """Try an undelivered notification again at the mailer's next round; False when there is
+    no such notification waiting."""
+    with store.transaction() as conn:
+        return bool(conn.execute(notifications.update().where(
+            notifications.c.id == notification_id, notifications.c.sent_at.is_(None))
+            .values(next_attempt_at=None)).rowcount)
+
+
 # -- the alarm ------------------------------------------------------------------------------
 
 

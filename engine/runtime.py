@@ -256,6 +256,16 @@ class Runner:
         with self.engine.just_before_now():
             return self._advance()
 
+    def migrated(self, step: Step) -> Advance:
+        """The instance was moved to another version (engine/migration.py): a step that had
+        failed runs again there, and it carries on."""
+        for task in all_tasks(self.workflow):
+            if task.state == TaskState.ERROR:
+                task._set_state(TaskState.READY)
+        self.steps.append(step)
+        with self.engine.just_before_now():
+            return self._advance()
+
     def _fire_overdue(self) -> None:
         """Timers that fell due before now fire first, so a breach is recorded as it happened
         (one due exactly now does not: work done at the due instant meets it)."""
@@ -430,6 +440,11 @@ class Runner:
         elif timer is None and deadline.breached_at is None and deadline.done_at is None:
             deadline.cancelled_at = self.now
             deadline.changed = True
+
+    def open_tasks(self) -> list[OpenTask]:
+        """The tasks waiting for a person now, with their due instants."""
+        return self._open_tasks([t for t in all_tasks(self.workflow) if t.state == TaskState.READY
+                                 and isinstance(t.task_spec, UserTask)])
 
     def _open_tasks(self, ready: list[Task]) -> list[OpenTask]:
         found = []

@@ -456,9 +456,11 @@ class Engine:
     def _command(self, instance_id: str, actor: str,
                  action: Callable[[Runner, Connection], Advance],
                  due_only: datetime | None = None,
-                 within: Callable[[Connection, Advance], None] | None = None) -> Advance | None:
+                 within: Callable[[Connection, Advance], None] | None = None,
+                 load: Callable[[Connection, int], Live] | None = None) -> Advance | None:
         """Run `action` on the instance in one transaction. `due_only`: only if a timer or
-        retry is due by then (another service may have fired it first); None when not."""
+        retry is due by then (another service may have fired it first); None when not.
+        `load`: how to read the instance (a migration reads it on another version)."""
         self.refresh()
         with self._instance(instance_id):
             try:
@@ -470,7 +472,8 @@ class Engine:
                     row_version, attempts, due, state = found
                     if due_only is not None and not due:
                         return None  # another service fired it first
-                    live = self._live(conn, instance_id, row_version)
+                    live = load(conn, row_version) if load is not None \
+                        else self._live(conn, instance_id, row_version)
                     engine = self._script_engine(conn, instance_id, live.version)
                     advance = action(Runner(live, engine, actor), conn)
                     since = _incident_since(conn, instance_id) if state == "incident" else None
@@ -510,6 +513,7 @@ class Engine:
             "error_element": advance.failed_element if advance.state == "incident" else None,
             "ended_at": now if advance.state == "completed" else None,
             "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
+            "version_id": live.version.id,
         }
         if new is not None:
             updated = _INSERT_INSTANCE.execute(conn, {**new, **values})

@@ -54,8 +54,10 @@ def register(subparsers: Any) -> None:
     _common(show)
     show.set_defaults(handler=show_command)
 
-    retry = subparsers.add_parser("retry", help="retry an instance in incident now")
-    retry.add_argument("instance")
+    retry = subparsers.add_parser(
+        "retry", help="retry an instance in incident (or an undelivered notification) now")
+    retry.add_argument("instance", metavar="ID", help="an instance or notification id "
+                                                      "(from `mash incidents`)")
     retry.add_argument("--by", default="operator", metavar="NAME")
     _common(retry)
     retry.set_defaults(handler=retry_command)
@@ -156,11 +158,18 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def retry_command(args: argparse.Namespace) -> int:
+    """An instance in incident runs its failed step again now; an undelivered notification
+    is tried again at the mailer's next round."""
+    from engine.incidents import retry_notification
+
     engine = open_engine(args)
     require_deployed(engine)
+    if retry_notification(engine.store, args.instance):
+        print(f"notification {args.instance} will be tried again at once")
+        return 0
     try:
         state = engine.retry(args.instance, args.by)
     except NotFound:
-        raise CommandError(f"no instance {args.instance}") from None
+        raise CommandError(f"no instance or undelivered notification {args.instance}") from None
     print(f"{args.instance} {state}")
     return 0
