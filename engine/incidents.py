@@ -8,7 +8,7 @@ Two kinds:
   Out of Hours and missing-person alerts): still retried for as long as it takes, and now
   also an alarm.
 
-They are listed by `mash incidents`, `GET /incidents`, the web page `/incidents` and on the
+They are listed by `mash incidents`, `GET /incidents`, the web page `/incident-list` and on the
 deadlines board, counted in `/metrics`, and an undelivered notification raises the alarm
 through another route than mail: a log line at ERROR (`"alarm": "notification_undelivered"`,
 ids only) for the operators' log alerting, and, when `MASH_ALARM_WEBHOOK` is set, a JSON POST
@@ -84,6 +84,22 @@ def may_see(roles: set[str], admin: bool) -> bool:
 # -- the list -------------------------------------------------------------------------------
 
 ElementNames = Callable[[int, str | None], str | None]
+
+
+def of(engine: Any) -> list[dict[str, Any]]:
+    """Every incident on the engine's database, the failed elements named from their
+    diagrams (the list `mash incidents`, the API and the web page show)."""
+
+    def element_name(version_id: int, element_id: str | None) -> str | None:
+        if element_id is None:
+            return None
+        for model in engine.deployments.version(version_id).models.values():
+            if element_id in model.elements:
+                return str(model.elements[element_id].name or element_id)
+        return None
+
+    with engine.store.reading() as conn:
+        return listed(conn, engine.clock.now(), Settings.from_environment(), element_name)
 
 
 def listed(conn: Connection, now: datetime, settings: Settings,

@@ -139,3 +139,12 @@ def running_versions(conn: Connection) -> list[dict[str, Any]]:
                   process_versions.c.version, process_versions.c.deployed_at)
         .order_by(process_versions.c.process_id, process_versions.c.version.desc())).all()
     return [dict(r._mapping) for r in rows]
+
+
+def instances_with_tasks_of(conn: Connection, roles: set[str], instance_ids: list[str]) -> set[str]:
+    """Which of these instances have (or had) a task of one of these roles."""
+    if not instance_ids or not roles:
+        return set()
+    return set(conn.execute(sa.select(human_tasks.c.instance_id).distinct().where(
+        human_tasks.c.role.in_(sorted(roles)),
+        human_tasks.c.instance_id.in_(sorted(set(instance_ids))))).scalars())

@@ -27,6 +27,7 @@ from ..runtime import Advance
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ..store import history, human_tasks, idempotency, instances
 from .auth import Caller, caller_for
+from .incidents import register as incident_routes
 from .limits import BodyLimit
 from .metrics import metrics_text
 
@@ -118,6 +119,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                 token_id=who.token_id, key=key, status=status, response=response(advance),
                 created_at=engine.clock.now()))
         return write
+
+    incident_routes(app, engine, caller)  # GET /incidents, retries, POST /migrations
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
 def incidents_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     require_deployed(engine)
-    found = listed(engine)
+    found = incidents.of(engine)
     if args.json:
         print_json(found)
         return 0
@@ -83,23 +83,6 @@ def incidents_command(args: argparse.Namespace) -> int:
             print(f"  next try {local(i['next_attempt_at'] or i['since'], zone)}; "
                   f"mash retry {i['id']} to try at once")
     return 0
-
-
-def listed(engine: Any) -> list[dict[str, Any]]:
-    with engine.store.reading() as conn:
-        return incidents.listed(conn, engine.clock.now(), incidents.Settings.from_environment(),
-                                element_name(engine))
-
-
-def element_name(engine: Any) -> incidents.ElementNames:
-    def name(version_id: int, element_id: str | None) -> str | None:
-        if element_id is None:
-            return None
-        for model in engine.deployments.version(version_id).models.values():
-            if element_id in model.elements:
-                return str(model.elements[element_id].name or element_id)
-        return None
-    return name
 
 
 def migrate_command(args: argparse.Namespace) -> int:

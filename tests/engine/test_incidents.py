@@ -1,0 +1,96 @@
+"""Incidents in sight: the API list (admin and managers), retry, migration by the API, the
+web page with its actions, and a line on the deadlines board; on the real service."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+
+from engine.api.auth import create_token
+from engine.web.session import csrf_for
+from tests.engine.conftest import DIAGRAMS
+from tests.engine.test_deployments import serving
+from tests.engine.test_migration import BROKEN, REVIEW
+
+MANAGER = "MASH Team Manager / Early Help Decision Maker"
+
+
+def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
+        database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "processes"
+    folder.mkdir()
+    (folder / "review.bpmn").write_text(BROKEN)
+    shutil.copy(DIAGRAMS.parent.parent / "processes" / "calendar.toml", folder)
+    with serving(folder, database_url, "2026-11-23T10:00:00+00:00") as (url, engine):
+        now = engine.clock.now()
+        tokens = {who: create_token(engine.store, who, roles, now) for who, roles in (
+            ("admin", ["admin"]), ("manager", [MANAGER]), ("reviewer", ["Reviewer"]))}
+
+        def call(who: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+            return httpx.request(method, url + path, timeout=30,
+                                 headers={"Authorization": f"Bearer {tokens[who]}"}, **kwargs)
+
+        stopped, advance = engine.start("review", {}, "tester")
+        engine.complete(advance.open_tasks[0].id, {"approved": True}, "alice")
+        late, _ = engine.start("review", {}, "tester")
+        # 14:00 the review deadline passes; its breach notice is never delivered (no mail
+        # server): at 14:20 it is an incident too.
+        assert call("admin", "POST", "/clock/advance", json={"to": "2026-11-23T14:20:00Z"}) \
+            .status_code == 200
+
+        assert call("reviewer", "GET", "/incidents").status_code == 403
+        listed = call("manager", "GET", "/incidents").json()
+        assert [(i["kind"], i["instance_id"]) for i in listed] == [
+            ("instance", stopped), ("notification", late)]
+        instance, notice = listed
+        assert (instance["element_id"], instance["element_name"], instance["version"]) == (
+            "approved_gw", "Approved?", 1)
+        assert "division by zero" in instance["error"] and instance["actions"] == [
+            "retry", "migrate"]
+        assert notice["notification_kind"] == "deadline_breach"
+        assert notice["error"].startswith("deadline breach not delivered for 20 min: not tried")
+        assert call("manager", "POST", f"/notifications/{notice['id']}/retry").status_code == 200
+        assert call("manager", "POST", "/notifications/nothing/retry").status_code == 404
+        assert call("manager", "POST", f"/instances/{stopped}/retry").json() == {
+            "id": stopped, "state": "incident"}
+
+        # On the web: the incidents page with its actions, and a line on the board.
+        admin = {"mash_session": tokens["admin"]}
+        page = httpx.get(f"{url}/incident-list", cookies=admin).text
+        assert "division by zero" in page and "Retry now" in page
+        assert "deadline breach not delivered" in page
+        assert httpx.get(f"{url}/incident-list", cookies={"mash_session": tokens["reviewer"]}) \
+            .status_code == 403
+        board = httpx.get(f"{url}/board", cookies=admin).text
+        assert "Stopped by an incident" in board and "review v1" in board
+        mine = httpx.get(f"{url}/board", cookies={"mash_session": tokens["reviewer"]}).text
+        assert "Stopped by an incident" in mine  # the reviewer had a task in that case
+        answer = httpx.post(f"{url}/incident-list/retry", cookies=admin, data={
+            "csrf": csrf_for(tokens["admin"]), "kind": "instance", "id": stopped})
+        assert answer.status_code == 303 and "failed%20again" in answer.headers["location"]
+
+        # The owner fixes the diagram; the admin moves the case to the fixed version.
+        (folder / "review.bpmn").write_text(REVIEW)
+        assert call("admin", "POST", "/deploy").status_code == 200
+        assert "Move to version" in httpx.get(f"{url}/incident-list", cookies=admin).text
+        bad = call("admin", "POST", "/migrations", json={
+            "process": "review", "from_version": 1, "to_version": 2,
+            "instructions": {"review_task": "nowhere"}})
+        assert bad.status_code == 422
+        assert bad.json()["errors"] == [{"field": "plan",
+                                         "message": "nowhere is not an element of review v2"}]
+        assert call("manager", "POST", "/migrations", json={
+            "process": "review", "from_version": 1, "to_version": 2}).status_code == 403
+        moved = call("admin", "POST", "/migrations", json={
+            "process": "review", "from_version": 1, "to_version": 2, "instances": [stopped],
+            "dry_run": True}).json()
+        assert moved["instances"] == [stopped] and moved["moved"] == []
+        answer = httpx.post(f"{url}/incident-list/migrate", cookies=admin, data={
+            "csrf": csrf_for(tokens["admin"]), "id": stopped, "process": "review",
+            "from": "1", "to": "2"})
+        assert answer.status_code == 303 and "completed" in answer.headers["location"]
+        shown = call("admin", "GET", f"/instances/{stopped}").json()
+        assert (shown["version"], shown["state"], shown["outcome"]) == (2, "completed", "approved")
+        assert [i["kind"] for i in call("admin", "GET", "/incidents").json()] == ["notification"]
