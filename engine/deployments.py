@@ -28,8 +28,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import diagrams
-from .calendar_config import CALENDAR_FILE, CalendarConfigError, parse_calendar_config
-from .directory import DIRECTORY_FILE, DirectoryError, parse_directory
+from .calendar import WorkingCalendar
+from .calendar_config import (
+    CALENDAR_FILE,
+    CalendarConfig,
+    CalendarConfigError,
+    calendar_for,
+    parse_calendar_config,
+)
+from .directory import (
+    DIRECTORY_FILE,
+    DirectoryError,
+    RoleDirectory,
+    load_directory,
+    parse_directory,
+)
 from .runtime import Version
 from .store import Store, deployments, diagram_files, instances, process_versions
 
@@ -114,6 +127,21 @@ class Deployments:
             return {name: bytes(conn.execute(sa.select(diagram_files.c.content)
                                              .where(diagram_files.c.hash == digest)).scalar_one())
                     for name, digest in row.files.items()}
+
+    def configuration(self, generation: int, processes: Path) -> tuple[WorkingCalendar,
+                                                                      RoleDirectory]:
+        """The calendar and directory a service runs with: those of the newest deployment,
+        or, with none deployed with them, those in the processes folder."""
+        config = self.config() if generation else None
+        if config is None:
+            return calendar_for(processes), load_directory(processes)
+        calendar = WorkingCalendar(parse_calendar_config(
+            config[CALENDAR_FILE].decode("utf-8"), f"{CALENDAR_FILE} (deployed)")) \
+            if CALENDAR_FILE in config else WorkingCalendar(CalendarConfig.default())
+        directory = parse_directory(config[DIRECTORY_FILE].decode("utf-8"),
+                                    f"{DIRECTORY_FILE} (deployed)") \
+            if DIRECTORY_FILE in config else RoleDirectory(source=DIRECTORY_FILE)
+        return calendar, directory
 
     def anything_deployed(self) -> bool:
         with self.store.reading() as conn:

@@ -7,6 +7,12 @@ state, open tasks, deadlines, history and outbox together; if anything fails, no
 written and the cached copy is dropped. Two commands on one instance never interleave: in
 one process a lock per instance orders them; across processes the row lock (PostgreSQL) or
 the write lock (SQLite) does, and `row_version` catches any stale copy.
+
+Beside it: engine/rows.py writes what a command did as rows and reads an instance back;
+engine/steps.py runs a service task's handler; engine/deployments.py and engine/schedules.py
+keep versions, configuration and start schedules; engine/migration.py moves instances
+between versions; engine/outbox.py and engine/incidents.py deliver notifications and show
+what is stuck.
 """
 
 from __future__ import annotations
@@ -25,27 +31,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
 
-from . import logs, registry
-from .bpmn import state as workflow_state
+from . import logs, registry, rows, steps
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
 from .bpmn.workflow import MashWorkflow
 from .calendar import WorkingCalendar
-from .calendar_config import CALENDAR_FILE, CalendarConfig, calendar_for, parse_calendar_config
 from .clock import Clock, VirtualClock, iso_z
 from .deployments import Deployments
-from .deployments import lock as deployment_lock
-from .directory import DIRECTORY_FILE, RoleDirectory, load_directory, parse_directory
+from .directory import RoleDirectory
+from .errors import Conflict, Forbidden, FormRejected, NotFound
 from .forms import validate as validate_form
-from .outbox import Messages, Outbox, backoff
-from .registry import CaseRecords, HandlerContext, HandlerError, Services, StepWrites
+from .registry import CaseRecords, StepWrites
 from .runtime import (
     Advance,
-    Deadline,
     Live,
     NotWaiting,
     OpenTask,
@@ -53,13 +52,12 @@ from .runtime import (
     TaskNotOpen,
     Version,
 )
-from .schedules import next_occurrence
+from .schedules import next_occurrence, update_schedules
+from .steps import CaseRecordsFactory
 from .store import (
     Prepared,
     Store,
     UTCDateTime,
-    deadlines,
-    history,
     human_tasks,
     instances,
     messages,
@@ -69,26 +67,7 @@ from .store import (
 log = logging.getLogger("mash.engine")
 logs.quiet_libraries()  # whoever runs the engine: SpiffWorkflow's task logs carry personal data
 
-MAX_AUTOMATIC_RETRIES = 5
 REFRESH_SECONDS = 1.0  # how stale a service's view of the newest deployment may be
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(Exception):
-    """Someone else changed it first (the task was completed, the instance moved on)."""
-
-
-class Forbidden(Exception):
-    pass
-
-
-class FormRejected(ValueError):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -98,7 +77,6 @@ class Completed:
     open_tasks: list[OpenTask]
 
 
-CaseRecordsFactory = Callable[[Connection, StepWrites, Clock], CaseRecords]
 
 
 def _default_case_records(conn: Connection, writes: StepWrites, clock: Clock) -> CaseRecords:
@@ -157,16 +135,7 @@ class Engine:
         generation = self.deployments.generation()
         if generation == self._generation:
             return False
-        config = self.deployments.config() if generation else None
-        if config is None:  # nothing deployed with its configuration: the folder's
-            calendar, directory = calendar_for(self.processes), load_directory(self.processes)
-        else:
-            calendar = WorkingCalendar(parse_calendar_config(
-                config[CALENDAR_FILE].decode("utf-8"), f"{CALENDAR_FILE} (deployed)")
-            ) if CALENDAR_FILE in config else WorkingCalendar(CalendarConfig.default())
-            directory = parse_directory(config[DIRECTORY_FILE].decode("utf-8"),
-                                        f"{DIRECTORY_FILE} (deployed)") \
-                if DIRECTORY_FILE in config else RoleDirectory(source=DIRECTORY_FILE)
+        calendar, directory = self.deployments.configuration(generation, self.processes)
         self.deployments.forget()
         self.calendar, self.directory = calendar, directory
         self._functions = diagram_functions(self.clock, calendar)
@@ -185,27 +154,9 @@ class Engine:
         return MashScriptEngine(self.clock, self.calendar, None, self._functions)
 
     def _update_schedules(self, process_ids: list[str]) -> None:
-        engine = self._schedule_engine()
-        with self.store.transaction() as conn:
-            deployment_lock(conn)  # another service deploying at once updates them after us
-            current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
-            for process_id in process_ids:
-                version = self.deployments.latest(process_id)
-                expression = version.models[process_id].start_timer
-                row = current.get(process_id)
-                if expression is None:
-                    if row is not None:
-                        conn.execute(schedules.delete().where(schedules.c.process_id == process_id))
-                    continue
-                if row is not None and row.expression == expression:
-                    continue
-                next_at = next_occurrence(expression, self.clock.now(), engine)
-                if row is None:
-                    conn.execute(schedules.insert().values(
-                        process_id=process_id, expression=expression, next_at=next_at))
-                else:
-                    conn.execute(schedules.update().where(schedules.c.process_id == process_id)
-                                 .values(expression=expression, next_at=next_at))
+        versions = {pid: self.deployments.latest(pid) for pid in process_ids}
+        update_schedules(self.store, {pid: v.models[pid].start_timer for pid, v in versions.items()},
+                         self.clock.now(), self._schedule_engine())
 
     # -- commands -------------------------------------------------------------------------
 
@@ -242,7 +193,8 @@ class Engine:
             task.data.update(copy.deepcopy(data))
         live = Live(instance_id, version, workflow, [], open_tasks={})
         advance = Runner(live, engine, actor).start()
-        row_version = self._persist(conn, live, advance, 0, actor, new={
+        row_version = rows.persist(conn, live, advance, 0, actor, self.clock.now(),
+                                   self._task_owner, new={
             "id": instance_id, "process_id": version.process_id, "version_id": version.id,
             "started_at": self.clock.now(), "reference": reference, "about": about})
         return live, advance, row_version, engine
@@ -270,8 +222,8 @@ class Engine:
         def run(runner: Runner, conn: Connection) -> Advance:
             live = runner.live
             if live.open_tasks is None:
-                live.open_tasks = {r.id: r.due for r in conn.execute(_OPEN_TASKS, {"b_id": live.id})}
-            task = _find(runner.workflow, task_id)
+                live.open_tasks = rows.open_tasks(conn, live.id)
+            task = rows.find_task(runner.workflow, task_id)
             element = live.version.element(task) if task is not None else None
             if task_id not in live.open_tasks or element is None:
                 row = conn.execute(_TASK, {"b_id": task_id}).first()
@@ -402,7 +354,7 @@ class Engine:
                 ).scalar_one()
                 live = self._live(conn, instance_id, row_version)
                 self._remember(instance_id, row_version, live)
-                task = _find(live.workflow, task_id)
+                task = rows.find_task(live.workflow, task_id)
                 if task is None:
                     raise NotFound(f"task {task_id}")
                 return copy.deepcopy(dict(task.data))
@@ -476,9 +428,11 @@ class Engine:
                         else self._live(conn, instance_id, row_version)
                     engine = self._script_engine(conn, instance_id, live.version)
                     advance = action(Runner(live, engine, actor), conn)
-                    since = _incident_since(conn, instance_id) if state == "incident" else None
-                    row_version = self._persist(conn, live, advance, row_version, actor,
-                                                attempts=attempts, incident_since=since)
+                    since = rows.incident_since(conn, instance_id) \
+                        if state == "incident" else None
+                    row_version = rows.persist(conn, live, advance, row_version, actor,
+                                               self.clock.now(), self._task_owner,
+                                               attempts=attempts, incident_since=since)
                     if within is not None:
                         within(conn, advance)
             except BaseException:
@@ -489,99 +443,6 @@ class Engine:
         self._after(engine)
         return advance
 
-    def _persist(self, conn: Connection, live: Live, advance: Advance, row_version: int,
-                 actor: str, attempts: int = 0, new: dict[str, Any] | None = None,
-                 incident_since: datetime | None = None) -> int:
-        """Write what the command did; `new`: the columns of an instance not yet stored."""
-        now = self.clock.now()
-        next_due = advance.next_due
-        if advance.state == "incident":
-            attempts += 1
-            incident_since = incident_since or now
-            next_due = backoff(attempts, now) if attempts <= MAX_AUTOMATIC_RETRIES else None
-            log.warning("instance %s incident (attempt %d)", live.id, attempts,
-                        extra={"element": advance.failed_element})
-        else:
-            attempts = 0
-            incident_since = None
-        summary = advance.summary
-        values = {
-            "state": advance.state, "outcome": advance.outcome, "rag": summary.get("rag"),
-            "flags": list(summary.get("flags") or []), "summary": summary, "next_due": next_due,
-            "waiting_for": advance.waiting_for, "error": advance.error, "attempts": attempts,
-            "incident_since": incident_since,
-            "error_element": advance.failed_element if advance.state == "incident" else None,
-            "ended_at": now if advance.state == "completed" else None,
-            "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
-            "version_id": live.version.id,
-        }
-        if new is not None:
-            updated = _INSERT_INSTANCE.execute(conn, {**new, **values})
-        else:
-            updated = _UPDATE_INSTANCE.execute(
-                conn, {"b_id": live.id, "b_row_version": row_version, **values})
-        if updated != 1:
-            raise Conflict(f"instance {live.id} was changed by someone else; try again")
-        self._persist_tasks(conn, live, advance, actor, now)
-        self._persist_deadlines(conn, live)
-        steps = [{
-            "instance_id": live.id, "at": s.at, "actor": s.actor, "action": s.action,
-            "element_id": s.element_id, "element_name": s.element_name,
-            "flow_id": s.flow_id, "role": s.role, "changes": s.changes,
-        } for s in advance.steps]
-        if advance.state == "incident":
-            steps.append({"instance_id": live.id, "at": now, "actor": "engine",
-                          "action": "incident", "element_id": None, "element_name": None,
-                          "flow_id": None, "role": None, "changes": {"error": advance.error}})
-        if steps:
-            _INSERT_HISTORY.execute_many(conn, steps)
-        return row_version + 1
-
-    def _persist_tasks(self, conn: Connection, live: Live, advance: Advance, actor: str,
-                       now: datetime) -> None:
-        if live.open_tasks is None:
-            live.open_tasks = {r.id: r.due for r in conn.execute(_OPEN_TASKS, {"b_id": live.id})}
-        stored = live.open_tasks
-        open_now = {t.id: t for t in advance.open_tasks}
-        new = [t for t in advance.open_tasks if t.id not in stored]
-        if new:
-            _INSERT_TASK.execute_many(conn, [{
-                "id": t.id, "instance_id": live.id, "element_id": t.element_id,
-                "name": t.name, "role": t.role, "form": t.form, "created_at": now,
-                "due": t.due, "status": "open",
-            } for t in new])
-        for task_id, due in stored.items():
-            if task_id in open_now:
-                if open_now[task_id].due != due:
-                    _UPDATE_TASK.execute(conn, {"b_id": task_id, "due": open_now[task_id].due})
-                continue
-            self._task_owner.pop(task_id, None)  # (a lookup in the database finds it again)
-            task = _find(live.workflow, task_id)
-            completed = task is not None and task.state == TaskState.COMPLETED
-            _UPDATE_TASK.execute(conn, {
-                "b_id": task_id, "status": "completed" if completed else "cancelled",
-                "completed_at": now, "completed_by": actor if completed else None})
-        live.open_tasks = {t.id: t.due for t in advance.open_tasks}
-
-    def _persist_deadlines(self, conn: Connection, live: Live) -> None:
-        for deadline in live.deadlines:
-            if not deadline.changed:
-                continue
-            values = {
-                "name": deadline.name, "element_id": deadline.element_id,
-                "timer_task_id": deadline.timer_task_id,
-                "activity_task_id": deadline.activity_task_id,
-                "started_at": deadline.started_at, "due": deadline.due,
-                "done_at": deadline.done_at, "breached_at": deadline.breached_at,
-                "cancelled_at": deadline.cancelled_at, "met": deadline.met,
-            }
-            if deadline.id is None:
-                deadline.id = str(uuid.uuid4())
-                _INSERT_DEADLINE.execute(conn, {"id": deadline.id, "instance_id": live.id, **values})
-            else:
-                _UPDATE_DEADLINE.execute(conn, {"b_id": deadline.id, **values})
-            deadline.changed = False
-
     # -- instances in memory --------------------------------------------------------------
 
     def _live(self, conn: Connection, instance_id: str, row_version: int) -> Live:
@@ -590,15 +451,7 @@ class Engine:
             if cached is not None and cached[0] == row_version:
                 self._cache.move_to_end(instance_id)
                 return cached[1]
-        row = conn.execute(_INSTANCE, {"b_id": instance_id}).first()
-        if row is None:
-            raise NotFound(f"instance {instance_id}")
-        version = self.deployments.version(row.version_id)
-        text = row.workflow
-        workflow = workflow_state.load(text, version.spec, version.subprocess_specs)
-        records = [_deadline(r) for r in conn.execute(_DEADLINES, {"b_id": row.id})]
-        summary = dict(row.summary or {})
-        return Live(row.id, version, workflow, records, outcome=row.outcome, summary=summary)
+        return rows.load(conn, instance_id, self.deployments)
 
     def _remember(self, instance_id: str, row_version: int, live: Live) -> None:
         if live.workflow.completed:  # nothing more will happen to it: free the memory
@@ -630,62 +483,17 @@ class Engine:
     # -- handlers -------------------------------------------------------------------------
 
     def _script_engine(self, conn: Connection, instance_id: str, version: Version) -> MashScriptEngine:
-        writes = StepWrites(conn)
-        services = Services(
-            clock=self.clock, calendar=self.calendar, connection=conn, writes=writes,
-            notifier=Outbox(writes, self.clock),
-            case_records=self._case_records(conn, writes, self.clock), directory=self.directory,
-            messages=Messages(writes, self.clock),
-        )
-
-        def run_handler(task: Task, topic: str | None) -> None:
-            handler = registry.lookup(topic or "")
-            if handler is None:
-                raise HandlerError(f"no handler is registered for topic {topic!r}")
-            element = version.element(task)
-            context = HandlerContext(
-                instance_id=instance_id, process_id=version.process_id,
-                element_id=task.task_spec.bpmn_id,
-                element_name=(element.name or element.id) if element else "",
-                properties=dict(element.properties) if element else {},
-                data=copy.deepcopy(task.data), services=services,
-            )
-            try:
-                result = handler(context)
-            except BaseException:
-                writes.finish(ok=False)
-                raise
-            writes.finish(ok=True)
-            task.data.clear()
-            task.data.update(context.data)
-            if result:
-                task.data.update(result)
-
-        engine = MashScriptEngine(self.clock, self.calendar, run_handler, self._functions)
-        engine.messages = services.messages
-        return engine
-
+        return steps.script_engine(conn, instance_id, version, self.clock, self.calendar,
+                                   self.directory, self._functions, self._case_records)
 
 _b = sa.bindparam
-_UPDATE_INSTANCE = Prepared(instances.update().where(
-    instances.c.id == _b("b_id"), instances.c.row_version == _b("b_row_version")))
-_INSERT_INSTANCE = Prepared(instances.insert())
 _LOCK = sa.select(
     instances.c.row_version, instances.c.attempts,
     sa.and_(instances.c.next_due.is_not(None), instances.c.next_due <= _b("b_now", type_=UTCDateTime)),
     instances.c.state,
 ).where(instances.c.id == _b("b_id"))
-_INSTANCE = sa.select(instances).where(instances.c.id == _b("b_id"))
-_DEADLINES = sa.select(deadlines).where(deadlines.c.instance_id == _b("b_id"))
 _TASK = sa.select(human_tasks).where(human_tasks.c.id == _b("b_id"))
 _TASK_OWNER = sa.select(human_tasks.c.instance_id).where(human_tasks.c.id == _b("b_id"))
-_OPEN_TASKS = sa.select(human_tasks.c.id, human_tasks.c.due).where(
-    human_tasks.c.instance_id == _b("b_id"), human_tasks.c.status == "open")
-_INSERT_TASK = Prepared(human_tasks.insert())
-_UPDATE_TASK = Prepared(human_tasks.update().where(human_tasks.c.id == _b("b_id")))
-_INSERT_DEADLINE = Prepared(deadlines.insert())
-_UPDATE_DEADLINE = Prepared(deadlines.update().where(deadlines.c.id == _b("b_id")))
-_INSERT_HISTORY = Prepared(history.insert())
 _MARK_DELIVERED = messages.update().where(messages.c.id == _b("b_id"),
                                           messages.c.delivered_at.is_(None))
 
@@ -694,11 +502,6 @@ _NEXT_DUE = Prepared(sa.select(
     sa.select(sa.func.min(instances.c.next_due)).scalar_subquery(),
     sa.select(sa.func.min(schedules.c.next_at)).scalar_subquery(),
     sa.exists().where(messages.c.delivered_at.is_(None))))
-
-
-def _incident_since(conn: Connection, instance_id: str) -> datetime | None:
-    return conn.execute(sa.select(instances.c.incident_since)
-                        .where(instances.c.id == instance_id)).scalar()
 
 
 def _utc(value: Any) -> datetime:
@@ -714,17 +517,6 @@ class _AlreadyDelivered(Exception):
     pass
 
 
-def _find(workflow: BpmnWorkflow, task_id: str) -> Task | None:
-    try:
-        return workflow.get_task_from_id(uuid.UUID(task_id))
-    except (ValueError, KeyError):
-        return None
 
 
-def _deadline(row: Any) -> Deadline:
-    return Deadline(
-        name=row.name, element_id=row.element_id, timer_task_id=row.timer_task_id,
-        activity_task_id=row.activity_task_id, started_at=row.started_at, due=row.due,
-        done_at=row.done_at, breached_at=row.breached_at, cancelled_at=row.cancelled_at,
-        met=row.met, id=row.id, changed=False,
-    )
+__all__ = ["Completed", "Conflict", "Engine", "Forbidden", "FormRejected", "NotFound"]
