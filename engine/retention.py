@@ -10,7 +10,8 @@ every place the engine keeps it:
 - the instance's summary (whom it is about), its last error;
 - the history's `changes` (the values people entered): the rows themselves, who did what
   and when, stay;
-- notifications (recipient, subject, body), messages to the instance, case notes;
+- notifications (recipient, subject, body), messages to the instance, case notes (text
+  and the child's id);
 - idempotency records that answered for it.
 
 Kept are the ids, process and version, dates, outcome, RAG rating, flags, deadlines and the
@@ -263,7 +264,7 @@ def anonymise(conn: Connection, case: Due, now: datetime) -> dict[str, int] | No
         .values(recipient=REMOVED, subject=REMOVED, body=REMOVED, last_error=None)).rowcount
     counts["case_notes"] = conn.execute(
         case_notes.update().where(case_notes.c.instance_id == case.instance_id)
-        .values(text=REMOVED)).rowcount
+        .values(text=REMOVED, child_id=None)).rowcount
     changed = 0
     for m in conn.execute(sa.select(messages.c.id, messages.c.payload)
                           .where(messages.c.instance_id == case.instance_id)).all():
