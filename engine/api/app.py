@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
@@ -58,14 +58,21 @@ LONG = 20_000
 
 
 class RaisedBy(Strict):
+    """Who raised it: their name alone, or name, agency, email and phone."""
+
     name: str | None = Field(default=None, max_length=SHORT)
     agency: str | None = Field(default=None, max_length=SHORT)
     email: str | None = Field(default=None, max_length=SHORT)
     phone: str | None = Field(default=None, max_length=SHORT)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
 
 class DisagreementBody(Strict):
-    raised_by: RaisedBy | Annotated[str, Field(max_length=SHORT)]
+    raised_by: RaisedBy
     about: str | None = Field(default=None, max_length=36)
     summary: str = Field(default="", max_length=LONG)
     # The policy's first step: true when the professional has already tried to resolve it
@@ -183,8 +190,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         # An instance the caller may not see answers exactly as one that does not exist.
         if body.about is not None and not may_see(body.about, who):
             raise Refused(422, "about", "is not the id of a contact or decision")
-        raised_by = body.raised_by.model_dump(exclude_none=True) \
-            if isinstance(body.raised_by, RaisedBy) else {"name": body.raised_by}
+        raised_by = body.raised_by.model_dump(exclude_none=True)
         data = {"raised_by": raised_by, "about": body.about, "summary": body.summary,
                 "raised_at": iso_z(engine.clock.now()),
                 "informal_attempt_failed": body.informal_attempt_failed}

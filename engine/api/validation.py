@@ -40,12 +40,12 @@ def _name(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def check_value(value: Any, path: str = "", depth: int = 0) -> list[Error]:
+def check_value(value: Any, path: str = "", depth: int = 0, top: str = "") -> list[Error]:
     """What in a parsed JSON value cannot be stored or walked safely; `path` names the field
-    ("" for the body itself)."""
+    ("" for the body itself), `top` the body's field it is in (named for too deep a nest)."""
     field = path or "body"
     if depth > MAX_DEPTH:
-        return [{"field": field, "message": f"is nested more than {MAX_DEPTH} levels deep"}]
+        return [{"field": top or "body", "message": f"is nested more than {MAX_DEPTH} levels deep"}]
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, int):
@@ -68,7 +68,8 @@ def check_value(value: Any, path: str = "", depth: int = 0) -> list[Error]:
             return [{"field": field, "message": f"has more than {MAX_ITEMS} items"}]
         errors: list[Error] = []
         for index, item in enumerate(value):
-            errors += check_value(item, f"{path}[{index}]" if path else f"[{index}]", depth + 1)
+            errors += check_value(item, f"{path}[{index}]" if path else f"[{index}]", depth + 1,
+                                  top or "body")
         return errors
     if isinstance(value, dict):
         if len(value) > MAX_ITEMS:
@@ -79,7 +80,7 @@ def check_value(value: Any, path: str = "", depth: int = 0) -> list[Error]:
                 errors.append({"field": field, "message": "has a field name that is not valid "
                                                           f"text of at most {MAX_KEY} characters"})
                 continue
-            errors += check_value(item, _name(path, key), depth + 1)
+            errors += check_value(item, _name(path, key), depth + 1, top or key)
         return errors
     return [{"field": field, "message": "is not a JSON value"}]
 
