@@ -32,11 +32,12 @@ def nested(depth: int) -> Any:
 def written(service: Service) -> tuple[Any, ...]:
     """What a refused call must leave as it was."""
     with service.engine.store.reading() as conn:
-        return tuple(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-                     for table in (instances, history, idempotency, notifications)) + (
-            tuple(conn.execute(sa.select(human_tasks.c.id, human_tasks.c.status,
-                                         human_tasks.c.claimed_by)
-                               .order_by(human_tasks.c.id)).all()),)
+        counts = [conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+                  for table in (instances, history, idempotency, notifications)]
+        tasks = conn.execute(sa.select(human_tasks.c.id, human_tasks.c.status,
+                                       human_tasks.c.claimed_by)
+                             .order_by(human_tasks.c.id)).all()
+        return (*counts, tuple(tasks))
 
 
 # -- item 5: a key is bound to its call -------------------------------------------------------
@@ -171,8 +172,14 @@ LEAF = (st.none() | st.booleans() | st.floats(allow_nan=True, allow_infinity=Tru
 JSON = st.recursive(LEAF, lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.sampled_from(FIELDS) | TEXT, inner, max_size=5),
                     max_leaves=25)
-BODY = JSON | st.integers(min_value=17, max_value=400).map(nested) | st.builds(
-    lambda field, value: {**CONTACT, field: value}, st.sampled_from(FIELDS), JSON)
+DEEP = st.integers(min_value=17, max_value=400).map(nested)
+BODY = (JSON | DEEP
+        | st.builds(lambda field, value: {**CONTACT, field: value}, st.sampled_from(FIELDS),
+                    JSON | DEEP)
+        | st.builds(lambda raised_by, summary: {"raised_by": raised_by, "summary": summary},
+                    JSON | DEEP, TEXT)
+        | st.builds(lambda answer: {"data": {"accepted": answer}}, JSON | DEEP)
+        | st.builds(lambda to, by: {"to": to, "by": by}, TEXT | JSON, TEXT | JSON))
 
 ENDPOINTS = ["/contacts", "/disagreements", "/tasks/TASK/complete", "/tasks/TASK/claim",
              "/tasks/TASK/release", "/clock/advance", "/deploy"]
