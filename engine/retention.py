@@ -15,7 +15,8 @@ every place the engine keeps it:
 - idempotency records that answered for it.
 
 Kept are the ids, process and version, dates, outcome, RAG rating, flags, deadlines and the
-history of steps: the audit trail and the statistics. A value is kept only if it cannot
+history of steps: the audit trail and the statistics. A case whose notification is still
+waiting in the outbox is held back until it is sent. A value is kept only if it cannot
 identify anyone: true/false, a number, one of the options a form offered (a RAG, an outcome
 code), or a field known to hold no personal data (the channel, when it was received). Open
 cases are never touched. Each run is recorded in `retention_runs`, and each case gains a
@@ -231,7 +232,20 @@ def due(store: Store, schedule: Schedule, now: datetime) -> list[Due]:
         years = schedule.years_for(r.outcome)
         if years is not None and r.ended_at <= years_before(now, years):
             found.append(Due(r.id, r.process_id, r.outcome, r.ended_at, schedule.rule(r.outcome)))
-    return found
+    unsent = set(_unsent(store, [c.instance_id for c in found]))
+    return [c for c in found if c.instance_id not in unsent]
+
+
+def _unsent(store: Store, instance_ids: list[str]) -> list[str]:
+    """Cases with a notification still in the outbox: held back, never given up silently
+    (the outbox shows them as a problem until they are sent)."""
+    held: list[str] = []
+    with store.reading() as conn:
+        for start in range(0, len(instance_ids), 500):
+            held += conn.execute(sa.select(notifications.c.instance_id).distinct().where(
+                notifications.c.instance_id.in_(instance_ids[start:start + 500]),
+                notifications.c.sent_at.is_(None))).scalars().all()
+    return held
 
 
 def anonymise(conn: Connection, case: Due, now: datetime) -> dict[str, int] | None:
@@ -243,6 +257,10 @@ def anonymise(conn: Connection, case: Due, now: datetime) -> dict[str, int] | No
     row = conn.execute(query).first()
     if row is None or row.state != "completed" or row.anonymised_at is not None:
         return None
+    if conn.execute(sa.select(notifications.c.id).where(
+            notifications.c.instance_id == case.instance_id,
+            notifications.c.sent_at.is_(None)).limit(1)).first() is not None:
+        return None  # a notification not sent yet: held back (see `_unsent`)
     options = _options(r.form for r in conn.execute(
         sa.select(human_tasks.c.form).where(human_tasks.c.instance_id == case.instance_id)))
     counts: dict[str, int] = {}

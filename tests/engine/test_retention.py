@@ -17,7 +17,7 @@ from engine import retention
 from engine.bpmn import state as workflow_state
 from engine.cli import main
 from engine.retention import RetentionConfigError, Schedule, apply, load_schedule
-from engine.store import history, instances, metadata, retention_runs
+from engine.store import history, instances, metadata, notifications, retention_runs
 from tests.pathways.harness import PROCESSES, Hub
 
 # Everything personal a closed contact held, each a string found nowhere else.
@@ -41,12 +41,17 @@ STILL_OPEN = {
 }
 
 
-def closed_nfa(hub: Hub, **changes: Any) -> str:
-    """A contact refused at verification and closed as no further action by a manager."""
+def closed_nfa(hub: Hub, sent: bool = True, **changes: Any) -> str:
+    """A contact refused at verification and closed as no further action by a manager; its
+    letter to the referrer sent (`sent`), as the mailer marks it."""
     contact = hub.contact(**{**CLOSED, **changes})
     hub.complete(contact, "verify", accepted=False, research=RESEARCH)
     hub.complete(contact, "nfa_oversight", nfa_confirmed=True, reasons=REASONS)
     assert hub.view(contact)["state"] == "completed"
+    if sent:
+        with hub.store.transaction() as conn:
+            conn.execute(notifications.update().where(notifications.c.instance_id == contact)
+                         .values(sent_at=hub.now(), attempts=1))
     return contact
 
 
@@ -164,6 +169,18 @@ def test_the_service_runs_the_schedule_once_a_day(hub: Hub, tmp_path: Path) -> N
         daily.stop()
     assert len(runs) == 2 and runs[0] == [closed]
     assert second in runs[1] and closed not in runs[1]  # (and the day's PPN meeting, ended)
+
+
+def test_a_case_whose_notification_is_not_sent_yet_is_held_back(hub: Hub) -> None:
+    waiting = closed_nfa(hub, sent=False)
+    assert hub.notifications(waiting) and not hub.notifications(waiting)[0]["delivered"]
+    ended = hub.view(waiting)["ended_at"]
+    assert apply(hub.store, Schedule(0, {}), ended + timedelta(days=1)).due == []
+    with hub.store.transaction() as conn:  # the mailer sends it at last
+        conn.execute(notifications.update().where(notifications.c.instance_id == waiting)
+                     .values(sent_at=hub.now()))
+    later = apply(hub.store, Schedule(0, {}), ended + timedelta(days=2))
+    assert [c.instance_id for c in later.due] == [waiting]
 
 
 @pytest.mark.parametrize(("text", "message"), [
