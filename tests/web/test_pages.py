@@ -287,3 +287,19 @@ def test_a_breach_appears_on_the_board_when_the_clock_passes_a_deadline(own_hub:
         expect(rows.first).to_contain_text("overdue by")
     screenshot(page, "inbox.png")
     context.close()
+
+
+def test_the_api_reference_draws_with_nothing_from_another_site(hub: Hub, browser: Browser) -> None:
+    context, page = new_page(browser, hub.url)
+    addresses: list[str] = []
+    problems: list[str] = []
+    context.on("request", lambda request: addresses.append(request.url))
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("mash")
+    expect(page.locator(".opblock-summary-path", has_text="/contacts").first).to_be_visible()
+    assert addresses and all(a.startswith(hub.url) or a.startswith("data:") for a in addresses), \
+        [a for a in addresses if not a.startswith(hub.url)]
+    assert problems == []  # nothing refused by the page's Content-Security-Policy
+    context.close()
