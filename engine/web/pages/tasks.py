@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ... import queries
+from ... import forms, queries
 from ...service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from .. import formfields, reads, timing, views
 from ..formfields import Posted
@@ -59,7 +59,8 @@ def router(engine: Engine) -> APIRouter:
             due=views.due(engine.calendar, now, row.due),
             created=timing.local(row.created_at, engine.calendar.zone),
             sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
-            history=history, controls=formfields.controls(form, posted_form, errors),
+            history=history,
+            controls=formfields.controls(form, posted_form, errors, forms.prefilled(form, data)),
             other_errors=formfields.unplaced_errors(form, errors or []),
             guidance=guidance(version_id, row.element_id),
             **chrome(engine, session, "inbox"))
