@@ -710,7 +710,7 @@ def test_a_late_management_decision_misses_the_rag_timescale_and_the_outcome_let
 
 # -- the diagrams as a process owner saves them -------------------------------------------------
 
-OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn")
+OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn", "raise_concerns.bpmn")
 
 
 def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
@@ -721,6 +721,9 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
         red = receive(hub, "2026-11-23T18:00:00Z", immediate_risk=True, crime_suspected=True)
         police = receive(hub, "2026-11-23T18:30:00Z", channel="ppn")
         missing = receive(hub, "2026-11-23T19:00:00Z", missing=True)
+        # the redirect's authority prefilled (defaultValue) and the crime recorded at
+        # verification (a form field prefilled from the contact) survive the modeller too
+        dorset = receive(hub, "2026-11-23T19:30:00Z", child={"postcode": "DT1 1AA"})
         hub.advance(to="2026-11-24T09:00:00Z")
         brag(hub, red, rag="RED", threshold_level=4, consent_decision="overridden",
              consent_override_reasons=["risk_of_harm"])
@@ -736,7 +739,8 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
         hub.complete(meeting, "hold_meeting")
         hub.complete(meeting, "rate_ppn", rag="GREEN", threshold_level=2)
         through_stage_3(hub, police, "GREEN", "signpost")
-        views = [hub.view(i) for i in (red, missing, police, meeting)]
+        hub.complete(dorset, "redirect")
+        views = [hub.view(i) for i in (red, missing, police, meeting, dorset)]
         return [{"outcome": v["outcome"], "path": v["path"], "flows": v["flows"],
                  "deadlines": v["deadlines"], "flags": v["flags"],
                  "tasks": [(h["element_id"], h["role"]) for h in v["history"]
@@ -752,5 +756,7 @@ def test_the_engine_runs_the_diagrams_saved_by_the_modeller_as_the_originals(
     original, saved = modeller_saved(OURS, tmp_path)
     diagrams.load([saved])  # validates as the originals do
     expected = _run_samples(original, tmp_path / "original.sqlite")
-    assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None]
+    assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None, "redirected"]
+    assert expected[-1]["notifications"][0][:2] == ("redirect_to_local_authority",
+                                                    "childrens.advice@dorset.invalid")
     assert _run_samples(saved, tmp_path / "saved.sqlite") == expected
