@@ -26,8 +26,8 @@ from tests.pathways.test_first_response import (
     brag,
     case_records,
     decide,
-    open_the_contact,
     open_tasks,
+    open_the_contact,
     receive,
     sent,
     through_stage_3,
@@ -522,3 +522,20 @@ def test_every_template_keeps_a_public_referrer_from_other_agencies(hub: Hub) ->
         subject, body = notify.template(path.stem)
         rendered = string.Template(subject).safe_substitute(values) + body.safe_substitute(values)
         assert _identity_in(rendered) == [], path.name
+
+
+def test_only_bcps_own_services_are_told_who_a_member_of_the_public_is() -> None:
+    """Every notify step of every diagram: the referrer may be named (names_referrer) only to
+    the allocated worker and the Out of Hours service, never to another council, an agency,
+    the Police or the Safeguarding Children Partnership."""
+    from engine import diagrams
+    from tests.pathways.harness import PROCESSES
+
+    named = set()
+    for model in diagrams.load([PROCESSES]).models.values():
+        for element in model.elements.values():
+            props = element.properties
+            if props.get("names_referrer", "").lower() == "true":
+                named.add((element.id, props["to"]))
+    assert named == {("tell_allocated_worker", "allocated_worker"),
+                     ("alert_out_of_hours", "role:Out of Hours service")}
