@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ... import queries
+from ... import forms, queries
 from ...api import claims
 from ...service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ...store import history
@@ -63,7 +63,8 @@ def router(engine: Engine) -> APIRouter:
             due=views.due(engine.calendar, now, row.due),
             created=timing.local(row.created_at, engine.calendar.zone),
             sections=views.contact_sections(data, engine.calendar, {f["id"] for f in form}, names),
-            history=steps, controls=formfields.controls(form, posted_form, errors),
+            history=steps,
+            controls=formfields.controls(form, posted_form, errors, forms.prefilled(form, data)),
             claim=held and {"holder": held.holder, "mine": held.holder == session.caller.name,
                             "until": timing.local(held.until, engine.calendar.zone),
                             "may_release": claims.may_release(session.caller, held.holder)},
