@@ -144,7 +144,9 @@ def test_a_running_service_takes_up_a_deployment_and_a_calendar_change_without_r
         decision = next(d for d in after["deadlines"] if d["name"] == "decision")
         assert decision["due"] == "2026-11-25T17:15:00Z"  # Tuesday is closed now
         # The board tells which version each instance runs.
-        board = httpx.get(f"{url}/board", cookies={"mash_session": token}).text
+        from tests.engine.test_incidents import signed_in
+
+        board = signed_in(url, engine, token).get("/board").text
         assert "first_response v1" in board and "first_response v2" in board
 
 

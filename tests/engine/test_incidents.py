@@ -3,18 +3,33 @@ web page with its actions, and a line on the deadlines board; on the real servic
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from engine.api.auth import create_token
-from engine.web.session import csrf_for
+from engine.api.auth import caller_for, create_token
+from engine.web.session import COOKIE, open_session
 from tests.engine.conftest import DIAGRAMS
 from tests.engine.test_deployments import serving
 from tests.engine.test_migration import BROKEN, REVIEW
 
 MANAGER = "MASH Team Manager / Early Help Decision Maker"
+
+
+def signed_in(url: str, engine: Any, token: str) -> httpx.Client:
+    """A browser's session for the token, as the sign-in form opens one."""
+    caller = caller_for(engine.store, token, engine.clock.now())
+    session = open_session(engine.store, caller, engine.clock.now())
+    return httpx.Client(base_url=url, cookies={COOKIE: session}, timeout=30)
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
 
 
 def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
@@ -57,24 +72,24 @@ def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
             "id": stopped, "state": "incident"}
 
         # On the web: the incidents page with its actions, and a line on the board.
-        admin = {"mash_session": tokens["admin"]}
-        page = httpx.get(f"{url}/incident-list", cookies=admin).text
+        admin = signed_in(url, engine, tokens["admin"])
+        reviewer = signed_in(url, engine, tokens["reviewer"])
+        page = admin.get("/incident-list").text
         assert "division by zero" in page and "Retry now" in page
         assert "deadline breach not delivered" in page
-        assert httpx.get(f"{url}/incident-list", cookies={"mash_session": tokens["reviewer"]}) \
-            .status_code == 403
-        board = httpx.get(f"{url}/board", cookies=admin).text
+        assert reviewer.get("/incident-list").status_code == 403
+        board = admin.get("/board").text
         assert "Stopped by an incident" in board and "review v1" in board
-        mine = httpx.get(f"{url}/board", cookies={"mash_session": tokens["reviewer"]}).text
-        assert "Stopped by an incident" in mine  # the reviewer had a task in that case
-        answer = httpx.post(f"{url}/incident-list/retry", cookies=admin, data={
-            "csrf": csrf_for(tokens["admin"]), "kind": "instance", "id": stopped})
+        assert "Stopped by an incident" in reviewer.get("/board").text  # it was their case
+        answer = admin.post("/incident-list/retry", data={
+            "csrf": csrf(page), "kind": "instance", "id": stopped})
         assert answer.status_code == 303 and "failed%20again" in answer.headers["location"]
 
         # The owner fixes the diagram; the admin moves the case to the fixed version.
         (folder / "review.bpmn").write_text(REVIEW)
         assert call("admin", "POST", "/deploy").status_code == 200
-        assert "Move to version" in httpx.get(f"{url}/incident-list", cookies=admin).text
+        page = admin.get("/incident-list").text
+        assert "Move to version" in page
         bad = call("admin", "POST", "/migrations", json={
             "process": "review", "from_version": 1, "to_version": 2,
             "instructions": {"review_task": "nowhere"}})
@@ -87,9 +102,8 @@ def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
             "process": "review", "from_version": 1, "to_version": 2, "instances": [stopped],
             "dry_run": True}).json()
         assert moved["instances"] == [stopped] and moved["moved"] == []
-        answer = httpx.post(f"{url}/incident-list/migrate", cookies=admin, data={
-            "csrf": csrf_for(tokens["admin"]), "id": stopped, "process": "review",
-            "from": "1", "to": "2"})
+        answer = admin.post("/incident-list/migrate", data={
+            "csrf": csrf(page), "id": stopped, "process": "review", "from": "1", "to": "2"})
         assert answer.status_code == 303 and "completed" in answer.headers["location"]
         shown = call("admin", "GET", f"/instances/{stopped}").json()
         assert (shown["version"], shown["state"], shown["outcome"]) == (2, "completed", "approved")
