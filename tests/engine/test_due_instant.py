@@ -128,3 +128,37 @@ def work(engine: Engine, kind: str, instance: str, advance: Any) -> None:
 def view(engine: Engine, instance: str) -> dict[str, Any]:
     with engine.store.reading() as conn:
         return queries.instance_view(conn, instance)
+
+
+@pytest.mark.parametrize("late", [timedelta(0), timedelta(seconds=1)])
+def test_green_research_finished_at_its_due_instant_meets_it_on_the_real_diagram(
+        hub: Any, late: timedelta) -> None:
+    """The issue's own case: the Early Help Hub's research on a GREEN contact and the
+    decision on it, due Thursday 16:00 (72 hours), finished at 16:00 meet it and tell nobody
+    of a breach; at 16:00:01 the breach was at 16:00 and the manager is told once."""
+    from tests.pathways.test_first_response import (
+        brag,
+        decide,
+        open_the_contact,
+        receive,
+        verify,
+    )
+
+    contact = receive(hub, "2026-11-23T10:00:00Z")
+    verify(hub, contact)
+    brag(hub, contact, rag="GREEN", threshold_level=2)
+    hub.advance(to="2026-11-23T16:00:00Z")
+    open_the_contact(hub, contact)
+    due = datetime(2026, 11, 26, 16, tzinfo=UTC)
+    assert hub.task(contact, "early_help_research")["due"] == due
+    hub.advance(to=due + late)
+    hub.complete(contact, "early_help_research", recommendations="Family support worker.")
+    decide(hub, contact, "early_help")
+    hub.advance(to=due + timedelta(days=1))
+    research = hub.deadline(contact, "rag_timescale")
+    breaches = hub.notifications(contact, "deadline_breach")
+    if not late:
+        assert (research["met"], research["breached_at"], breaches) == (True, None, [])
+    else:
+        assert (research["met"], research["breached_at"]) == (False, due)
+        assert [n["sent_at"] for n in breaches] == [due]
