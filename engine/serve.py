@@ -52,7 +52,7 @@ class OutboxLoop:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=15)  # a send still waiting is left: its lease expires
 
     def _run(self) -> None:
         while not self._stop.is_set():
