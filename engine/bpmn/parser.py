@@ -142,6 +142,8 @@ class MashParser(CamundaParser):
         full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
     }
 
+    validator: Any  # BpmnParser's; set aside while SpiffWorkflow reads a DMN file
+
     def __init__(self) -> None:
         super().__init__(validator=_validator())
 
@@ -154,8 +156,7 @@ class MashParser(CamundaParser):
             if schema not in _DMN_VALIDATORS:
                 _DMN_VALIDATORS[schema] = BpmnValidator(schema)
             _DMN_VALIDATORS[schema].validate(node, filename)
-        validator: Any = self.validator
-        self.validator = None
+        validator, self.validator = self.validator, None
         try:
             super().add_dmn_xml(runnable(node), filename)
         finally:
