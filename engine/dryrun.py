@@ -419,8 +419,8 @@ class _Run:
                                        f"{self.clock.now().astimezone(LONDON):%a %H:%M}"]
             self.result.instances += 1
         if advance.state == "incident" and advance.error:
-            match = re.match(r"^([\w.-]+)", advance.error)
-            self._failure(match[1] if match else None, advance.error, instance_id)
+            self._failure(self._failed_step(instance_id, advance.error), advance.error,
+                          instance_id)
         for task in advance.open_tasks:
             timing = self._decide(instance_id, task.element_id, None, ["now", "late"])
             if instance_id in self.episodes:
@@ -428,6 +428,29 @@ class _Run:
             due = self.clock.now() + (LATE if timing == "late" else timedelta(0))
             self.seq += 1
             heapq.heappush(self.work, _Work(due, self.seq, task, instance_id))
+
+    def _failed_step(self, instance_id: str, error: str) -> str | None:
+        """The element whose step failed: named at the start of the error, or else the task
+        the stored workflow holds in its error state."""
+        from SpiffWorkflow.util.task import TaskState
+
+        from .bpmn import state
+        from .store import instances
+
+        match = re.match(r"^([\w.-]+)", error)
+        if match and self._where(match[1])[1] is not None:
+            return match[1]
+        with self.engine.store.reading() as conn:
+            row = conn.execute(sa.select(instances.c.workflow, instances.c.version_id)
+                               .where(instances.c.id == instance_id)).first()
+        if row is None:
+            return None
+        version = self.engine.deployments.version(row.version_id)
+        workflow = state.load(row.workflow, version.spec, version.subprocess_specs)
+        tasks = [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values()
+                                             for t in sub.tasks.values())]
+        return next((t.task_spec.bpmn_id for t in tasks
+                     if t.state == TaskState.ERROR and t.task_spec.bpmn_id), None)
 
     def _complete(self, work: _Work) -> None:
         from . import forms
@@ -710,8 +733,9 @@ class _Run:
             if flow not in untaken:
                 continue
             source, target = model.flows[flow]
+            named = self.diagrams.trees[model.file].xpath(".//*[@id=$id]/@name", id=flow)
             self.result.warnings.append(Problem(
-                self.diagrams.shown(model.file), flow, None,
+                self.diagrams.shown(model.file), flow, str(named[0]) if named else None,
                 f"the dry run never took this flow ({source} -> {target})",
                 "check that its condition can hold, and that the steps before it can be "
                 "reached", warning=True))
