@@ -181,6 +181,7 @@ class _Run:
                 if not plans:
                     break
             self._report(store)
+            self._check_declarations(store)
             store.dispose()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -722,6 +723,37 @@ class _Run:
                 history.c.flow_id.is_not(None)).distinct())}
         every = {f for m in self.diagrams.models.values() for f in m.flows}
         return every - taken
+
+    def _check_declarations(self, store: Any, sample: int = 40) -> None:
+        """Each handler left the names it declares (`sets`, `empty`) in the data: what the
+        names analysis relies on is what the handlers do."""
+        from SpiffWorkflow.util.task import TaskState
+
+        from . import registry
+        from .bpmn import state
+        from .bpmn.specs import HandlerTask
+        from .store import instances
+
+        with store.reading() as conn:
+            rows = conn.execute(sa.select(instances.c.workflow, instances.c.version_id)
+                                .limit(sample)).all()
+        wrong: dict[str, set[str]] = {}
+        for row in rows:
+            version = self.engine.deployments.version(row.version_id)
+            workflow = state.load(row.workflow, version.spec, version.subprocess_specs)
+            tasks = [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values()
+                                                 for t in sub.tasks.values())]
+            for task in tasks:
+                if isinstance(task.task_spec, HandlerTask) and task.state == TaskState.COMPLETED:
+                    declared = registry.outputs(task.task_spec.topic or "")
+                    missing = (declared.sets | declared.empty) - set(task.data)
+                    if missing:
+                        wrong.setdefault(task.task_spec.topic or "", set()).update(missing)
+        for topic, names in sorted(wrong.items()):
+            self.result.problems.append(Problem(
+                "the handlers", topic, None, f"the handler of topic {topic!r} declares that it "
+                f"sets {', '.join(sorted(names))}, but left them out of the data",
+                "fix its @handler(..., sets=...) declaration or the handler"))
 
     def _report(self, store: Any) -> None:
         from .store import instances

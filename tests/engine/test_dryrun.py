@@ -101,3 +101,18 @@ def test_a_flow_never_taken_is_a_warning(tmp_path: Path) -> None:
         f"{folder / 'review.bpmn'}: f4 \"yes\": warning: the dry run never took this flow "
         "(approved_gw -> end_approved); check that its condition can hold, and that the steps "
         "before it can be reached"]
+
+
+@handler("test_declares_too_much", sets=("checked", "verified"))
+def declares_too_much(task: HandlerContext) -> None:
+    task.data["checked"] = True
+
+
+def test_a_handler_that_does_not_set_what_it_declares_is_found(tmp_path: Path) -> None:
+    folder = review_folder(tmp_path, 'camunda:topic="test_check"',
+                           'camunda:topic="test_declares_too_much"')
+    report = checking.check([folder])
+    assert [str(p) for p in report.errors] == [
+        "the handlers: test_declares_too_much: the handler of topic 'test_declares_too_much' "
+        "declares that it sets verified, but left them out of the data; fix its "
+        "@handler(..., sets=...) declaration or the handler"]
