@@ -251,6 +251,8 @@ class _Analysis:
             tree, found = expression_problems(script.text if script is not None else None, "exec")
             return fact.sets(script_names(tree)[1]) if tree is not None and not found else fact
         if tag == "businessRuleTask":
+            if xml.get(f"{CAMUNDA}resultVariable"):  # Camunda's way: the result in one name
+                return fact.sets([xml.get(f"{CAMUNDA}resultVariable")])
             decision = self.diagrams.decisions.get(xml.get(f"{CAMUNDA}decisionRef") or "")
             return fact.sets(decision.sets) if decision is not None else fact
         if tag in ("intermediateCatchEvent", "boundaryEvent", "receiveTask"):

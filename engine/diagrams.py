@@ -23,7 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from . import forms, registry
-from .bpmn.dmn import Decision, is_dmn, read_decision
+from .bpmn.dmn import RESULT_MAPPINGS, Decision, is_dmn, read_decision
 from .bpmn.parser import MashParser, UnsafeXML, _validator, read_xml
 from .expression_checks import CALLABLE, problems, timer_problems
 from .problems import DiagramError, Problem
@@ -300,6 +300,22 @@ class _Checker:
         elif ref not in self.decisions:
             self.add(node, f"uses decision {ref!r}, which no .dmn file beside the diagrams "
                      "defines", f"known decisions: {known}")
+        mapping = node.get(f"{CAMUNDA}mapDecisionResult")
+        variable = node.get(f"{CAMUNDA}resultVariable")
+        if mapping is not None and mapping not in RESULT_MAPPINGS:
+            self.add(node, f"map decision result {mapping!r} is not one of "
+                     f"{', '.join(RESULT_MAPPINGS)}", "choose it in the modeller")
+        if variable is not None and (not variable.isidentifier() or variable.startswith("_")):
+            self.add(node, f"result variable {variable!r} is not a plain name",
+                     "use letters, digits and underscores, e.g. timescale")
+        if mapping == "singleEntry" and ref in self.decisions and \
+                self.decisions[ref].outputs != 1:
+            self.add(node, f"singleEntry needs a decision with one output; {ref!r} has "
+                     f"{self.decisions[ref].outputs}", "use singleResult, or one output")
+        for attribute in ("class", "expression", "delegateExpression", "topic"):
+            if node.get(f"{CAMUNDA}{attribute}"):
+                self.add(node, f"a business rule task implemented by {attribute} is not run "
+                         "here", "use Implementation 'DMN' with a decision table")
 
     def gateway(self, node: Any) -> None:
         outgoing = [f for f in self.root.iter(f"{BPMN}sequenceFlow")

@@ -28,6 +28,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.parser.DMNParser import DMNParser
 from SpiffWorkflow.dmn.specs.model import DecisionTable
@@ -150,6 +151,47 @@ class MashDMNEngine(DMNEngine):
         return True
 
 
+# Camunda's `mapDecisionResult`: how the matched rules' outputs go into `resultVariable`.
+RESULT_MAPPINGS = ("singleEntry", "singleResult", "collectEntries", "resultList")
+
+
+class MashBusinessRuleTask(BusinessRuleTask):
+    """A business rule task. With no `camunda:resultVariable` the outputs of the matching
+    rule are added to the data under their names; with one, the result goes into that
+    variable as Camunda maps it (`camunda:mapDecisionResult`, default resultList): the one
+    output's value (singleEntry), the matching rule's outputs (singleResult), each matching
+    rule's one output (collectEntries), or each matching rule's outputs (resultList)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, dmnEngine: Any,  # SpiffWorkflow's name
+                 result_variable: str | None = None, mapping: str = "resultList",
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, dmnEngine, **kwargs)
+        self.result_variable = result_variable
+        self.mapping = mapping
+
+    def _run_hook(self, my_task: Any) -> bool:
+        if not self.result_variable:
+            return bool(super()._run_hook(my_task))
+        results = [rule.output_as_dict(my_task) for rule in self.dmnEngine.decide(my_task)]
+        if self.mapping == "singleEntry":
+            if len(results) != 1 or len(results[0]) != 1:
+                raise DecisionError(f"decision {self.dmnEngine.decision_id!r} gave "
+                                    f"{len(results)} rules' outputs; singleEntry needs one output "
+                                    "of one rule")
+            value: Any = next(iter(results[0].values()))
+        elif self.mapping == "singleResult":
+            if len(results) != 1:
+                raise DecisionError(f"decision {self.dmnEngine.decision_id!r} matched "
+                                    f"{len(results)} rules; singleResult needs one")
+            value = dict(results[0])
+        elif self.mapping == "collectEntries":
+            value = [next(iter(r.values())) for r in results if r]
+        else:
+            value = [dict(r) for r in results]
+        my_task.data[self.result_variable] = value
+        return True
+
+
 @dataclass
 class Decision:
     """What validation and the data-flow analysis need of a decision."""
@@ -159,6 +201,7 @@ class Decision:
     file: str
     reads: set[str] = field(default_factory=set)
     sets: set[str] = field(default_factory=set)
+    outputs: int = 0
 
 
 def read_decision(root: Any, filename: str) -> tuple[Decision | None, DecisionTable | None, list[str]]:
@@ -194,6 +237,7 @@ def read_decision(root: Any, filename: str) -> tuple[Decision | None, DecisionTa
         found.extend(f"input {column} ({put.label or put.expression}): {p}" for p in wrong)
         if tree is not None:
             decision.reads |= reads(tree)
+    decision.outputs = len(table.outputs)
     for column, out in enumerate(table.outputs, start=1):
         name = out.name or out.label
         if not name or not all(part.isidentifier() and not part.startswith("_")

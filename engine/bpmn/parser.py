@@ -34,11 +34,10 @@ from SpiffWorkflow.camunda.parser.task_spec import (
     SubWorkflowParser,
     UserTaskParser,
 )
-from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 
-from .dmn import MashDMNEngine, runnable
+from .dmn import MashBusinessRuleTask, MashDMNEngine, runnable
 from .specs import TIMER_CLASSES, HandlerTask
 
 CAMUNDA = f"{{{CAMUNDA_MODEL_NS}}}"
@@ -124,7 +123,14 @@ class OwnCallActivityParser(_OwnPropertiesMixin, CallActivityParser):
 
 
 class OwnBusinessRuleTaskParser(_OwnPropertiesMixin, BusinessRuleTaskParser):
-    pass
+    def create_task(self) -> MashBusinessRuleTask:
+        decision_ref = self.get_decision_ref(self.node)
+        return MashBusinessRuleTask(
+            self.spec, self.bpmn_id,
+            dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+            result_variable=self.node.get(f"{CAMUNDA}resultVariable") or None,
+            mapping=self.node.get(f"{CAMUNDA}mapDecisionResult") or "resultList",
+            **self.bpmn_attributes)
 
 
 class MashParser(CamundaParser):
@@ -136,7 +142,7 @@ class MashParser(CamundaParser):
         full_tag("manualTask"): (OwnTaskParser, ManualTask),
         full_tag("subProcess"): (OwnSubWorkflowParser, CallActivity),
         full_tag("callActivity"): (OwnCallActivityParser, CallActivity),
-        full_tag("businessRuleTask"): (OwnBusinessRuleTaskParser, BusinessRuleTask),
+        full_tag("businessRuleTask"): (OwnBusinessRuleTaskParser, MashBusinessRuleTask),
         full_tag("startEvent"): (StartEventParser, StartEvent),
         full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),

@@ -95,6 +95,10 @@ BROKEN_TABLES = [
     ("an output with no name", ('label="Due" name="rag_due" ', 'label="Due date" '),
      "output 1 has name 'Due date'"),
     ("not xml", ("</definitions>", ""), "not well-formed XML"),
+    ("an entity (read as safely as a diagram)", ('<?xml version="1.0" encoding="UTF-8"?>',
+                                                 '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x '
+                                                 'SYSTEM "file:///etc/passwd">]>'),
+     "has a DOCTYPE declaration"),
 ]
 
 
@@ -141,3 +145,33 @@ def test_input_entries_read_as_a_process_owner_writes_them(entry: str, kind: str
 def test_input_entries_that_are_no_test_or_unsafe_are_refused(entry: str) -> None:
     with pytest.raises(ExpressionError):
         entry_test(entry)
+
+
+def test_a_result_variable_takes_the_result_as_camunda_maps_it(database_url: str,
+                                                               tmp_path: Path) -> None:
+    # as Camunda Modeler writes it for Camunda 7: the result in one variable
+    process = PROCESS.replace('camunda:decisionRef="rag_timescale"',
+                              'camunda:decisionRef="rag_timescale" camunda:resultVariable='
+                              '"timescale" camunda:mapDecisionResult="singleResult"').replace(
+        "<bpmn:timeDate>rag_due</bpmn:timeDate>",
+        '<bpmn:timeDate>timescale["rag_due"]</bpmn:timeDate>').replace(
+        'value="${rag_timescale_text}"', 'value="${timescale[\'rag_timescale_text\']}"')
+    folder = folder_with(tmp_path, process=process)
+    assert checking.check([folder], run=False).errors == []
+    hub = Hub(database_url, start="2026-11-23T10:00:00+00:00", processes=folder)
+    instance = hub.start("timescale", {})
+    hub.complete(instance, "ts_rate", rag="RED")
+    assert hub.deadline(instance, "rag_timescale")["due"] == at("2026-11-23T14:00:00Z")
+    hub.complete(instance, "ts_assess", assessment="done")
+    assert hub.view(instance)["outcome"] == "4 working hours"
+    hub.close()
+    # the outputs are not in the data under their own names then
+    misread = process.replace('timescale["rag_due"]', "rag_due")
+    report = checking.check([folder_with(tmp_path / "misread", process=misread)], run=False)
+    assert any("timer timeDate reads 'rag_due', which nothing before it sets" in str(p)
+               for p in report.errors)
+    wrong = process.replace('"singleResult"', '"singleEntry"')
+    found, _ = diagrams.validate_files({"timescale.bpmn": wrong.encode(),
+                                        "rag_timescale.dmn": TABLE.encode()})
+    assert any("singleEntry needs a decision with one output; 'rag_timescale' has 2" in str(p)
+               for p in found)
