@@ -25,7 +25,8 @@ SOURCES = {
 }
 # What a process owner writes: the schema stays valid, the meaning does not.
 WRITTEN = ("conditionExpression", "timeDate", "timeDuration", "timeCycle", "script", "property",
-           "formField", "constraint", "value", "lane", "businessRuleTask", "callActivity")
+           "formField", "constraint", "value", "lane", "businessRuleTask", "callActivity",
+           "text", "inputExpression", "output", "decisionTable")
 NASTY = [
     "", " ", "'", '"', "o'brien", "a\"b", "${", "${}", "${().__class__.__mro__}", "}", "-1",
     "1e309", "NaN", "99999999999999999999999", "P1X", "PT4Hours", "R/P1X", "R", "P",
@@ -59,11 +60,13 @@ def _mutate(source: bytes, choices: list[tuple[int, int, int, int]]) -> bytes:
         elif kind == 4:
             node.tag = BPMN + TAGS[pick % len(TAGS)]
         elif kind == 6:
-            written = [n for n in nodes if etree.QName(n).localname in WRITTEN]
+            written = [n for n in nodes if etree.QName(n).localname in WRITTEN] or nodes
             target = written[which % len(written)]
             if etree.QName(target).localname in ("property", "formField", "constraint", "value",
-                                                 "lane", "callActivity"):
-                attribute = ["value", "id", "name", "config", "calledElement"][pick % 5]
+                                                 "lane", "callActivity", "output", "decisionTable",
+                                                 "businessRuleTask"):
+                attribute = ["value", "id", "name", "config", "calledElement", "hitPolicy",
+                             "typeRef"][pick % 7]
                 if attribute in target.attrib or pick % 2:
                     target.set(attribute, value)
             else:
@@ -102,3 +105,18 @@ def test_validate_never_raises_on_damaged_bytes(name: str, cut: int, junk: bytes
     source = SOURCES[name]
     at = cut % (len(source) + 1)
     _assert_answers({name: source[:at] + junk + source[at:]})
+
+
+DMN = (HERE / "diagrams" / "rag_timescale.dmn").read_bytes()
+DMN_PROCESS = (HERE / "diagrams" / "timescale.bpmn").read_bytes()
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations=st.lists(MUTATION, min_size=1, max_size=4), which=st.booleans())
+def test_validate_never_raises_on_a_mutated_decision_table(mutations: Any, which: bool) -> None:
+    if which:
+        _assert_answers({"timescale.bpmn": DMN_PROCESS,
+                         "rag_timescale.dmn": _mutate(DMN, mutations)})
+    else:
+        _assert_answers({"timescale.bpmn": _mutate(DMN_PROCESS, mutations),
+                         "rag_timescale.dmn": DMN})
