@@ -86,8 +86,14 @@ def check(paths: list[Path], folder: Path | None = None, *, run: bool = True,
         (report.warnings if problem.warning else report.errors).append(problem)
     report.errors += handler_properties(found, directory, folder)
     if run and not report.errors:
-        result = dry_run(found, folder) if budget is None else dry_run(found, folder,
-                                                                        budget=budget)
+        try:
+            result = dry_run(found, folder) if budget is None else dry_run(found, folder,
+                                                                            budget=budget)
+        except Exception as err:  # a bug of the dry run's own: still one line, never a traceback
+            report.errors.append(Problem("the dry run", None, None, f"could not run "
+                                         f"({type(err).__name__}: {str(err)[:300]})",
+                                         "please report this, with the diagrams"))
+            return report
         report.dry_run = result
         report.errors += result.problems
         report.warnings += result.warnings

@@ -9,16 +9,21 @@ problem naming the element where it happened and what led there; a sequence flow
 never took is a warning (its condition may never hold, or the run could not find the
 answers that take it).
 
-The search is coverage-guided. The first batch varies contacts one thing at a time (each
-flag, and for each flag the channel, where the child lives, what the case records know, who
-refers), arriving when the Hub is open, in the evening, at night and at the weekend; each
-form field of each task gets each of its values in turn (least-used first: booleans both
+The search is coverage-guided. The first batch varies contacts one thing at a time from
+the main road: when they arrive (Hub hours, evening, night, weekend, the Friday gap), each
+flag, channel, kind of child (unknown, open, recently closed), postcode (BCP, a neighbour,
+a split sector, elsewhere, malformed, none), referrer and consent. Each form field of each
+task gets each of its values in turn (least-used first, in the form's order: booleans both
 ways, every enum option, numbers across their range), and each task is answered at once or
-after its deadlines have passed. Every run is recorded as an *episode* (its start data, and
-each decision taken). While flows remain untaken (and the time allows), later batches
-replay the episodes that reached an untaken flow's gateway with one or two of their
-decisions changed: first the answers its condition reads, then the answer's timing, then
-the contact.
+after its deadlines have passed. Every run is recorded as an *episode*: its start and each
+decision taken. While flows remain untaken, later batches replay the episodes that reached
+an untaken flow's source with a decision or two changed, likeliest first: the answers its
+condition reads; a detail of another run's contact in which a name the condition reads took
+a value this run never saw (with those answers changed too); when the source task was
+answered (a deadline on it); each detail of the contact; when the other tasks were answered.
+Each untaken flow gets its turn in a batch. The search stops when every flow is taken, when
+two batches take nothing new, or after MAX_BATCHES: the same diagrams give the same result
+on any machine (the time budget only guards against a pathological diagram).
 """
 
 from __future__ import annotations
@@ -53,8 +58,7 @@ ARRIVALS = (timedelta(hours=10), timedelta(hours=19, minutes=30), timedelta(days
             timedelta(days=2, hours=14))
 LATE = timedelta(days=8)  # an answer "after its deadlines": past 5 working days
 LONGEST = timedelta(days=120)  # a batch longer than this has something stuck
-TIME_BUDGET = 20.0  # seconds; the first batch always runs to its end
-DEBUG = False
+TIME_BUDGET = 120.0  # seconds; a guard only, the first batch always runs to its end
 MAX_BATCHES = 8
 PER_FLOW = 16  # replays tried for one untaken flow in a batch
 MAX_REPLAYS = 40  # replays in one batch
@@ -171,10 +175,6 @@ class _Run:
                 progress.append(len(untaken))
                 if len(progress) > 2 and progress[-1] == progress[-3]:
                     break  # two batches found nothing new
-                if DEBUG:
-                    print(f"batch {self.result.batches}: {len(plans)} plans, "
-                          f"{len(untaken)} untaken, {time.monotonic() - started:.1f} s "
-                          f"{sorted(untaken)}")
                 if not untaken or time.monotonic() > deadline:
                     break
                 plans = self._mutations(store, untaken)

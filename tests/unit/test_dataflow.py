@@ -136,3 +136,20 @@ def test_facts_merge_as_paths_do() -> None:
     assert either.valued == {"x", "y"}
     both = a.both(b)
     assert both.every == {"x", "y", "z"}
+
+
+def test_a_process_started_with_data_declares_it_on_its_start_event() -> None:
+    timer = (Path(__file__).resolve().parents[1] / "diagrams" / "timer.bpmn").read_text()
+    _, found = diagrams.validate_files({"timer.bpmn": timer.encode()})
+    assert found is not None
+    assert [str(p) for p in dataflow.check(found)] == [
+        "timer.bpmn: timer_wait \"Wait until due_at\": timer timeDate reads 'due_at', which "
+        "nothing before it sets; set it in an earlier step (a form field, a handler's output, a "
+        "script) or check the spelling"]
+    declared = timer.replace(
+        '<bpmn:startEvent id="timer_start" name="Start" />',
+        '<bpmn:startEvent id="timer_start" name="Start"><bpmn:extensionElements><camunda:formData>'
+        '<camunda:formField id="due_at" label="Due" type="string" /></camunda:formData>'
+        "</bpmn:extensionElements></bpmn:startEvent>")
+    _, found = diagrams.validate_files({"timer.bpmn": declared.encode()})
+    assert found is not None and dataflow.check(found) == []
