@@ -581,12 +581,15 @@ def load(paths: Iterable[Path]) -> DiagramSet:
 
 
 def labels(paths: list[Path]) -> dict[str, str]:
+    """Each file as people see it: relative to the working directory when it is below it."""
+    from .calendar_config import _display_name
+
     found: dict[str, str] = {}
     for path in paths:
         if path.is_dir():
             for item in path.iterdir():
                 if item.suffix in SUFFIXES:
-                    found[item.name] = str(item)
+                    found[item.name] = _display_name(item)
         else:
-            found[path.name] = str(path)
+            found[path.name] = _display_name(path)
     return found

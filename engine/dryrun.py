@@ -56,7 +56,7 @@ WEEK = date(2026, 6, 8)  # a Monday, in a week with no bank holiday
 ARRIVALS = (timedelta(hours=10), timedelta(hours=19, minutes=30), timedelta(days=1, hours=3),
             timedelta(days=5, hours=11), timedelta(days=4, hours=16, minutes=50),
             timedelta(days=2, hours=14))
-LATE = timedelta(days=8)  # an answer "after its deadlines": past 5 working days
+LATE = timedelta(days=12)  # a late answer: past 5 working days, a weekend and a holiday
 LONGEST = timedelta(days=120)  # a batch longer than this has something stuck
 TIME_BUDGET = 120.0  # seconds; a guard only, the first batch always runs to its end
 MAX_BATCHES = 8
@@ -143,6 +143,7 @@ class _Run:
         self.options: dict[tuple[str, str], list[Any]] = {}  # (task, field) -> values it takes
         self.prefilled: dict[str, set[str]] = {}
         self.tried: set[str] = set()
+        self.scheduled: set[str] = set()  # task ids already given a time to be answered
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -423,10 +424,15 @@ class _Run:
             self._failure(self._failed_step(instance_id, advance.error), advance.error,
                           instance_id)
         for task in advance.open_tasks:
+            if task.id in self.scheduled:
+                continue  # still open from an earlier command: already planned
+            self.scheduled.add(task.id)
             timing = self._decide(instance_id, task.element_id, None, ["now", "late"])
             if instance_id in self.episodes:
                 self.episodes[instance_id].timings.setdefault(task.element_id, []).append(timing)
-            due = self.clock.now() + (LATE if timing == "late" else timedelta(0))
+            due = self.clock.now()
+            if timing == "late":  # after every deadline on it (the due instant itself meets one)
+                due = max(due + LATE, task.due + timedelta(minutes=1) if task.due else due)
             self.seq += 1
             heapq.heappush(self.work, _Work(due, self.seq, task, instance_id))
 
@@ -483,7 +489,7 @@ class _Run:
             return  # withdrawn meanwhile (an interrupting deadline): nothing to answer
         except FormRejected as err:
             if work.tries < 3:  # other values: the fields depend on each other
-                self.seq += 1
+                self.seq += 1  # (the same task again: already in `scheduled`)
                 heapq.heappush(self.work, _Work(self.clock.now(), self.seq, task,
                                                 work.instance, work.tries + 1))
             else:
