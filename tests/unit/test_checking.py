@@ -141,3 +141,17 @@ def test_mash_validate_on_the_real_processes(tmp_path: Path,
     assert out[-3:] == [
         "4 diagram(s) valid: escalation, first_response, missing_child, ppn_meeting, "
         "risk_assessment", "the dry run was not run (--no-dry-run)", "1 warning(s)"]
+
+
+def test_mash_validate_refuses_a_misspelt_name_with_the_nearest_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "processes"
+    shutil.copytree(PROCESSES, folder)
+    diagram = folder / "first_response.bpmn"
+    diagram.write_text(diagram.read_text().replace("working_days(1, since=received_at)",
+                                                   "working_days(1, since=recieved_at)"))
+    assert main(["validate", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{diagram}: decision_due \"Decision due (1 working day)\": timer timeDate reads " \
+           "'recieved_at', which nothing before it sets; did you mean 'received_at'?" in out
+    assert "1 problem; nothing was deployed" in err

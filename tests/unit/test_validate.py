@@ -57,6 +57,9 @@ CASES = [
      "unknown constraint 'mandatory'"),
     ("required_when unsafe", broken('value="approved == False"', 'value="__import__(1)"'),
      "form field 'reasons' required_when"),
+    ("required_when calling what forms cannot", broken('value="approved == False"',
+                                                       'value="is_hub_open()"'),
+     "form field 'reasons' required_when: is_hub_open() is not a function diagrams can call"),
     ("condition unsafe", broken("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
                                 "<bpmn:conditionExpression>__import__('os')</bpmn:conditionExpression>"),
      "f4 \"yes\": condition \"__import__('os')\": __import__() is not a function diagrams "
