@@ -27,6 +27,7 @@ error; reading a name present on some paths only is a warning (it fails on the o
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ class _Node:
     process: str
     scope: str  # the id of the process or sub-process it is drawn in
     sources: list[str] = field(default_factory=list)  # where its incoming flows come from
+    asserts: list[frozenset[str]] = field(default_factory=list)  # what each flow's condition
+    # shows has a value (`x`, `x is not None`, `x == "a"`), source by source
 
 
 @dataclass
@@ -129,6 +132,7 @@ class _Read:
     what: str
     names: set[str]
     adds: frozenset[str] = frozenset()  # names the element itself provides (its form)
+    lenient: bool = False  # a form's default value: a name not there yet only leaves it blank
 
 
 class _Analysis:
@@ -141,6 +145,7 @@ class _Analysis:
         self.before: dict[str, Fact] = {}
         self.after: dict[str, Fact] = {}
         self.known: set[str] = set()  # every name anything sets anywhere: for suggestions
+        self.together: dict[str, frozenset[str]] = {}
         for name, root in diagrams.trees.items():
             for process in root.iter(f"{BPMN}process"):
                 self._scope(process, name, process.get("id"))
@@ -171,9 +176,10 @@ class _Analysis:
                     self._scope(child, file, process)
         for flow in flows:
             target = self.nodes.get(flow.get("targetRef") or "")
+            condition = flow.find(f"{BPMN}conditionExpression")
             if target is not None and flow.get("sourceRef") in self.nodes:
                 target.sources.append(flow.get("sourceRef"))
-            condition = flow.find(f"{BPMN}conditionExpression")
+                target.asserts.append(_asserted(condition.text if condition is not None else None))
             if condition is not None and flow.get("sourceRef") in self.nodes:
                 self._expression(flow.get("sourceRef"), True, flow, file, "condition",
                                  condition.text)
@@ -194,6 +200,11 @@ class _Analysis:
                 fields = frozenset(_form_fields(xml))
                 for form_field in xml.xpath(
                         "./bpmn:extensionElements/camunda:formData/camunda:formField", namespaces=NS):
+                    default = (form_field.get("defaultValue") or "").strip()
+                    if default.startswith("${") and default.endswith("}"):
+                        self._expression(node.id, False, xml, node.file,
+                                         f"form field {form_field.get('id')!r} default value",
+                                         default[2:-1], lenient=True)
                     for prop in form_field.iter(f"{CAMUNDA}property"):
                         if prop.get("id") in ("required_when", "valid_when"):
                             self._expression(node.id, False, xml, node.file,
@@ -228,14 +239,15 @@ class _Analysis:
                         self._expression(at, False, xml, node.file, "deadline start (since)", since)
 
     def _expression(self, at: str, after: bool, xml: Any, file: str, what: str,
-                    source: str | None, adds: frozenset[str] = frozenset()) -> None:
+                    source: str | None, adds: frozenset[str] = frozenset(),
+                    lenient: bool = False) -> None:
         from .bpmn.specs import is_iso_literal, meant_as_iso
 
         if source is None or is_iso_literal(source) or meant_as_iso(source):
             return
         tree, found = expression_problems(source)
         if tree is not None and not found:
-            self.reads.append(_Read(at, after, xml, file, what, reads(tree), adds))
+            self.reads.append(_Read(at, after, xml, file, what, reads(tree), adds, lenient))
 
     def transfer(self, node: _Node, fact: Fact) -> Fact:
         """The data after an element, from the data before it."""
@@ -269,6 +281,28 @@ class _Analysis:
             ended = self._ends(called) if called in self.scopes else None
             return fact.both(ended) if ended is not None else fact
         return fact
+
+    def _taken(self, fact: Fact, asserted: frozenset[str]) -> Fact:
+        """The data along a flow whose condition shows names have values: a step that gives
+        such a name a value ran, so whatever every such step sets is there too (the resume
+        path `strategy_discussion is not None` had the whole risk assessment form)."""
+        for name in asserted:
+            together = self.together.get(name)
+            if together is not None and name in fact.present:
+                fact = fact.sets(together | {name})
+        return fact
+
+    def _co_set(self) -> None:
+        """For each name, what every step giving it a value sets with it."""
+        gives: dict[str, list[frozenset[str]]] = {}
+        for node in self.nodes.values():
+            given = self.transfer(node, Fact()).valued
+            for name in given:
+                gives.setdefault(name, []).append(given)
+        for fact in self.entries.values():
+            for name in fact.valued:
+                gives.setdefault(name, []).append(fact.every & fact.valued)
+        self.together = {name: frozenset.intersection(*sets) for name, sets in gives.items()}
 
     def _caught(self, xml: Any) -> set[str]:
         names: set[str] = set()
@@ -319,6 +353,7 @@ class _Analysis:
         return _either(facts)
 
     def solve(self) -> None:
+        self._co_set()
         for _ in range(200):
             changed = False
             for node in self.nodes.values():
@@ -327,7 +362,9 @@ class _Analysis:
                 elif node.tag == "boundaryEvent":
                     fact = self.before.get(node.xml.get("attachedToRef") or "")
                 else:
-                    incoming = [self.after[s] for s in node.sources if s in self.after]
+                    incoming = [self._taken(self.after[s], shown)
+                                for s, shown in zip(node.sources, node.asserts, strict=True)
+                                if s in self.after]
                     parallel = node.tag == "parallelGateway" and len(node.sources) > 1
                     if parallel and len(incoming) == len(node.sources):
                         fact = incoming[0]
@@ -361,6 +398,8 @@ class _Analysis:
                     found.append(Problem(shown, read.xml.get("id"), read.xml.get("name"),
                                          f"{read.what} reads {name!r}, which nothing before "
                                          "it sets", self._suggest(name, fact)))
+                elif read.lenient:
+                    continue  # shown blank until the name has a value: not a failure
                 elif name not in fact.valued:
                     by = sorted({topic for n, topic in fact.emptied_by if n == name})
                     found.append(Problem(
@@ -385,6 +424,33 @@ class _Analysis:
             return f"did you mean {close[0]!r}?"
         return "set it in an earlier step (a form field, a handler's output, a script) or " \
                "check the spelling"
+
+
+def _asserted(condition: str | None) -> frozenset[str]:
+    """Names a condition can only hold with a value: `x`, `x is not None`, `x == "a"`,
+    `x in ("a", "b")`, and those of each part of an `and`."""
+    if not condition:
+        return frozenset()
+    tree, found = expression_problems(condition)
+    if tree is None or found:
+        return frozenset()
+    return frozenset(_valued(tree.body if isinstance(tree, ast.Expression) else tree))
+
+
+def _valued(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        return set().union(*(_valued(v) for v in node.values))
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name):
+        op, right = node.ops[0], node.comparators[0]
+        is_none = isinstance(right, ast.Constant) and right.value is None
+        if isinstance(op, ast.IsNot | ast.NotEq) and is_none:
+            return {node.left.id}
+        if isinstance(op, ast.Eq | ast.In) and not is_none and isinstance(
+                right, ast.Constant | ast.Tuple | ast.List | ast.Set):
+            return {node.left.id}
+    return set()
 
 
 def _either(facts: list[Fact]) -> Fact | None:

@@ -59,9 +59,9 @@ ARRIVALS = (timedelta(hours=10), timedelta(hours=19, minutes=30), timedelta(days
 LATE = timedelta(days=12)  # a late answer: past 5 working days, a weekend and a holiday
 LONGEST = timedelta(days=120)  # a batch longer than this has something stuck
 TIME_BUDGET = 120.0  # seconds; a guard only, the first batch always runs to its end
-MAX_BATCHES = 8
+MAX_BATCHES = 10
 PER_FLOW = 16  # replays tried for one untaken flow in a batch
-MAX_REPLAYS = 40  # replays in one batch
+MAX_REPLAYS = 24  # replays in one batch
 OPEN_CHILD, CLOSED_CHILD = "dry-run-open", "dry-run-closed"
 
 
@@ -143,6 +143,7 @@ class _Run:
         self.options: dict[tuple[str, str], list[Any]] = {}  # (task, field) -> values it takes
         self.prefilled: dict[str, set[str]] = {}
         self.tried: set[str] = set()
+        self.paths: dict[str, list[str]] = {}
         self.scheduled: set[str] = set()  # task ids already given a time to be answered
 
     # -- set-up ---------------------------------------------------------------------------
@@ -204,9 +205,9 @@ class _Run:
     # -- what arrives -----------------------------------------------------------------------
 
     def _first_plans(self) -> list[_Episode]:
-        """The first batch: one thing varied at a time. A contact on the main road (the first
-        value of each of its dimensions), then one for every other value of each dimension
-        with the rest as on the main road; the same for disagreements; two starts of each
+        """The first batch: every pair of values of any two of a contact's details (arrival,
+        flag, channel, child, postcode, referrer, consent) in at least one contact, the main
+        road (the first value of each) first; the same for disagreements; two starts of each
         other process people start (one only called, or started by its timer, is not)."""
         from .simulation.runner import CONTACT_PROCESS, DISAGREEMENT_PROCESS
 
@@ -217,10 +218,7 @@ class _Run:
             if model.start_timer is not None or process_id in called:
                 continue
             if process_id in (CONTACT_PROCESS, DISAGREEMENT_PROCESS):
-                dimensions = self._dimensions(process_id)
-                base = {what: values[0] for what, values in dimensions.items()}
-                variants = [base] + [{**base, what: value} for what, values in dimensions.items()
-                                     for value in values[1:]]
+                variants = _pairwise(self._dimensions(process_id))
             else:
                 variants = [{}, {}]
             plans += [_Episode(process_id, contact.get("arrival", ARRIVALS[i % len(ARRIVALS)]),
@@ -465,20 +463,25 @@ class _Run:
 
         task = work.task
         context: dict[str, Any] = {}
-        if any(f["type"] == "string" and f["id"] in self.prefilled.get(task.element_id, ())
-               for f in task.form):  # a text an earlier step may have filled in is kept
+        if any("default" in f or (f["type"] == "string" and f["id"] in
+                                  self.prefilled.get(task.element_id, ())) for f in task.form):
+            # what the form shows filled in, or a text an earlier step gave, is kept
             context = self._guarded(work.instance, f"reading task {task.element_id}",
                                     lambda: self.engine.task_data(task.id))
             if context is None:
                 return
+        shown = forms.prefilled(task.form, context) if context else {}
         for attempt in range(12):  # the fields may depend on each other (valid_when)
             values = {}
             for form_field in task.form:
+                name = form_field["id"]
                 options = self._candidates(form_field, context)
-                self.options[(task.element_id, form_field["id"])] = options
-                values[form_field["id"]] = self._decide(
-                    work.instance, task.element_id, form_field["id"], options,
-                    fresh=work.tries > 0 or attempt > 0)
+                if name in shown:  # a person accepts what is shown; a replay may change it
+                    options = [shown[name], *(o for o in options if o != shown[name])]
+                self.options[(task.element_id, name)] = options
+                values[name] = self._decide(work.instance, task.element_id, name, options,
+                                            fresh=work.tries > 0 or attempt > 0,
+                                            accept=name in shown and attempt == 0)
             _, refused = forms.validate(task.form, values, context)
             if not refused:
                 break
@@ -505,9 +508,10 @@ class _Run:
             f"{task.element_id}: " + _describe({k: v for k, v in values.items() if v is not None}))
 
     def _decide(self, instance: str, element: str, name: str | None, candidates: list[Any],
-                fresh: bool = False) -> Any:
+                fresh: bool = False, accept: bool = False) -> Any:
         """The next decision of the instance's plan here, or else the chooser's. `name`
-        None: when to answer the task; `fresh`: the plan's answer was refused, choose anew."""
+        None: when to answer the task; `fresh`: the plan's answer was refused, choose anew;
+        `accept`: the first candidate (what the form shows) unless the plan says otherwise."""
         plan = self.plans.get(instance)
         queues: dict[Any, list[Any]] = {}
         if plan is not None:
@@ -516,6 +520,8 @@ class _Run:
         queue = queues.get(key)
         planned = queue.pop(0) if queue else _NONE
         if planned is _NONE or fresh or planned not in candidates:
+            if accept and not fresh:
+                return candidates[0]
             return self.chooser.pick(key if name is not None else (element, "when"), candidates)
         return planned
 
@@ -563,8 +569,10 @@ class _Run:
                                 .where(history.c.element_id.is_not(None))).all()
         reached: dict[str, list[str]] = {}
         values: dict[str, dict[str, set[str]]] = {}  # instance -> name -> values it took
+        self.paths = {}  # instance -> the elements it completed, in order
         for element, instance, changes in rows:
             if instance in self.episodes:
+                self.paths.setdefault(instance, []).append(element)
                 if instance not in reached.setdefault(element, []):
                     reached[element].append(instance)
                 for name, value in (changes or {}).items():
@@ -600,13 +608,18 @@ class _Run:
                 lenders: dict[str, str] = {}
                 for other, seen in values.items():
                     if other != instance and self.episodes[other].process == episode.process:
-                        for value in seen.get(name, set()) - mine.get(name, set()) - {"None"}:
+                        for value in sorted(seen.get(name, set()) - mine.get(name, set())
+                                            - {"None"}):
                             lenders.setdefault(value, other)
                 for other in lenders.values():
-                    donated += [{what: value} for what, value
-                                in self.episodes[other].contact.items()
-                                if episode.contact.get(what) != value and {what: value}
-                                not in donated]
+                    details = [{what: value} for what, value
+                               in self.episodes[other].contact.items()
+                               if episode.contact.get(what) != value and {what: value}
+                               not in donated]
+                    # the detail that is the name itself (channel, a flag) before the rest
+                    details.sort(key=lambda d: next(iter(d)) != name and next(iter(d.values()))
+                                 != name)
+                    donated += details
             for variant in self._variants(episode, reads, donated, source or ""):
                 signature = repr((variant.process, sorted(variant.contact.items(), key=str),
                                   sorted(variant.answers.items(), key=str),
@@ -653,8 +666,17 @@ class _Run:
         it reads took another value (with those answers changed too); when the source task
         was answered (a deadline on it); each detail of the contact; when the other tasks
         were answered; an answer and a detail together."""
-        answers = [(key, i) for key, values in episode.answers.items() if key[1] in reads
-                   for i in range(len(values))]
+        # the answers nearest before the source first: the likeliest to decide it
+        path = self.paths.get(next((i for i, e in self.episodes.items() if e is episode), ""), [])
+        before = path[:path.index(source)] if source in path else path
+
+        def nearness(key: tuple[str, str]) -> int:
+            return -max((n for n, element in enumerate(before) if element == key[0]),
+                        default=-len(path) - 1)
+
+        answers = [(key, i) for key, values in sorted(episode.answers.items(),
+                                                      key=lambda kv: nearness(kv[0]))
+                   if key[1] in reads for i in reversed(range(len(values)))]
         dimensions = self._dimensions(episode.process)
 
         def answered(key: tuple[str, str], i: int, base: _Episode = episode) -> Any:
@@ -673,14 +695,18 @@ class _Run:
                         plan.contact[what] = value
                         yield plan
 
+        def crossed() -> Any:
+            for detail in donated:  # one detail of the other run's contact at a time
+                plan = episode.replay()
+                plan.contact.update(detail)
+                yield plan
+                for key, i in answers:
+                    yield from answered(key, i, plan)
+
+        if donated:  # the condition reads a name no answer of this run gives: lend it first
+            yield from crossed()
         for key, i in answers:
             yield from answered(key, i)
-        for detail in donated:  # one detail of the other run's contact at a time
-            crossed = episode.replay()
-            crossed.contact.update(detail)
-            yield crossed
-            for key, i in answers:
-                yield from answered(key, i, crossed)
         def retimed(elements: list[str]) -> Any:
             for element in elements:
                 for i, timing in enumerate(episode.timings[element]):
@@ -792,6 +818,34 @@ class _Run:
 
 
 _NONE = object()  # no decision planned
+
+
+def _pairwise(dimensions: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Combinations in which every pair of values of two dimensions occurs at least once
+    (greedily, deterministic), the first combination all first values."""
+    names = list(dimensions)
+    Pair = tuple[str, int, str, int]
+    uncovered: set[Pair] = {(a, i, b, j) for x, a in enumerate(names) for b in names[x + 1:]
+                            for i in range(len(dimensions[a])) for j in range(len(dimensions[b]))}
+
+    def gain(name: str, i: int, pick: dict[str, int]) -> int:
+        """Pairs the value would cover with those picked, then pairs it could cover later."""
+        now = sum((other, pick[other], name, i) in uncovered for other in pick)
+        later = sum(1 for a, ia, _, _ in uncovered if a == name and ia == i)
+        return now * 1000 + later
+
+    chosen: list[dict[str, int]] = []
+    while uncovered or not chosen:
+        pick: dict[str, int] = {}
+        for name in names:
+            gains = [gain(name, i, pick) for i in range(len(dimensions[name]))]
+            pick[name] = 0 if not chosen else gains.index(max(gains))
+        covered = {(a, pick[a], b, pick[b]) for x, a in enumerate(names) for b in names[x + 1:]}
+        if chosen and not covered & uncovered:
+            break  # (cannot happen: the first value of a dimension covers a pair left)
+        uncovered -= covered
+        chosen.append(pick)
+    return [{name: dimensions[name][i] for name, i in pick.items()} for pick in chosen]
 
 
 def _prefillable(diagrams: DiagramSet) -> dict[str, set[str]]:

@@ -93,7 +93,7 @@ def check_fields(nodes: list[Any]) -> list[str]:
         expression = _default_expression(field.get("default"))
         if expression is not None:
             try:
-                check(expression)
+                check(expression, "eval", _CALLABLE)
             except ExpressionError as err:
                 problems.append(f"form field {field_id!r} default value: {err}")
         for key in ("required_when", "valid_when"):

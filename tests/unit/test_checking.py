@@ -139,8 +139,9 @@ def test_mash_validate_on_the_real_processes(tmp_path: Path,
     assert main(["validate", "--no-dry-run", str(folder)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-3:] == [
-        "4 diagram(s) valid: escalation, first_response, missing_child, ppn_meeting, "
-        "risk_assessment", "the dry run was not run (--no-dry-run)", "1 warning(s)"]
+        "5 diagram(s) valid: escalation, first_response, missing_child, ppn_meeting, "
+        "raise_concerns, risk_assessment", "the dry run was not run (--no-dry-run)",
+        "1 warning(s)"]
 
 
 def test_mash_validate_refuses_a_misspelt_name_with_the_nearest_one(
