@@ -229,3 +229,19 @@ def test_services_starting_together_on_an_empty_database_all_come_up_and_agree(
     assert len(hashes) == len(set(hashes))
     assert all(v == [1] for v in versions(store).values())
     store.dispose()
+
+
+def test_a_changed_decision_table_makes_a_new_version_of_what_uses_it_only(
+        database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "processes"
+    folder.mkdir()
+    for name in ("review.bpmn", "timescale.bpmn", "rag_timescale.dmn"):
+        shutil.copy(DIAGRAMS / name, folder)
+    store = Store(database_url)
+    store.create()
+    engine = Engine(store, VirtualClock(datetime(2026, 11, 23, 9, tzinfo=UTC)), folder)
+    engine.deploy()
+    table = folder / "rag_timescale.dmn"
+    table.write_text(table.read_text().replace('name="RAG timescale"', 'name="RAG timescales"'))
+    assert {r.process_id: r.new for r in engine.deploy()} == {"review": False, "timescale": True}
+    store.dispose()
