@@ -13,6 +13,9 @@ import pytest
 
 from engine import incidents, migration
 from engine.cli import main
+from engine.clock import SystemClock
+from engine.service import Engine
+from engine.store import Store
 from tests.engine.conftest import DIAGRAMS
 from tests.pathways.harness import Hub
 
@@ -126,8 +129,13 @@ def test_mash_migrate_and_mash_incidents(tmp_path: Path, capsys: pytest.CaptureF
     monkeypatch.setenv("MASH_PROCESSES", str(folder))
     (tmp_path / "start.json").write_text("{}")
     (tmp_path / "done.json").write_text(json.dumps({"approved": True}))
-    assert main(["deploy"]) == 0
-    capsys.readouterr()
+    assert main(["deploy"]) == 1  # `mash deploy` dry-runs the diagram and finds the fault...
+    assert "division by zero" in capsys.readouterr().err
+    # ...which a version deployed before that check (or by POST /deploy) still has.
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.create()
+    Engine(store, SystemClock(), folder).deploy()
+    store.dispose()
     assert main(["start", "review", "--data", str(tmp_path / "start.json"), "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     instance, [task] = started["id"], started["open_tasks"]

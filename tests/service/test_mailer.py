@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import socket
+import statistics
 import threading
 import time
 from collections import Counter
@@ -255,8 +256,9 @@ def test_a_silent_mail_server_holds_no_database_lock_and_times_out(
     worker.join()
     silent.close()
     assert 4.5 < took[0] < 10  # the connect timeout, not for ever (and one try: the rest wait)
-    # Nobody waited for the mail server (before, every start waited the whole timeout).
-    assert len(starts) > 5 and max(starts) < 2.5, starts
+    # Nobody waited for the mail server: before, each start waited the whole timeout (one
+    # or two starts while the mailer waited); now they go on at the engine's own pace.
+    assert len(starts) >= 20 and max(starts) < 4.5 and statistics.median(starts) < 0.5, starts
     [row] = [r for r in map(lambda i: notification(store, i), queue_ids(store)) if r.attempts]
     assert row.sent_at is None and row.attempts == 1 and row.claimed_until is None
     assert "timed out" in row.last_error or "Timeout" in row.last_error
