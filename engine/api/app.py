@@ -29,6 +29,7 @@ from ..store import history, human_tasks, idempotency, instances
 from .auth import Caller, caller_for
 from .limits import BodyLimit
 from .metrics import metrics_text
+from .reports import routes as report_routes
 
 log = logging.getLogger("mash.api")
 
@@ -310,6 +311,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         if not who.admin:
             raise Refused(403, "role", "metrics need the admin role")
         return metrics_text(engine)
+
+    report_routes(app, engine)  # management information: engine/api/reports.py
 
     if virtual_clock:
         @app.post("/clock/advance")

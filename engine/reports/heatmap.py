@@ -158,7 +158,7 @@ def _aware(value: Any) -> datetime:
 def figures(elements: dict[str, Element], found: dict[str, Samples]) -> list[dict[str, Any]]:
     """The heat map as shown: every element with its count, and for timed ones the median
     and 90th percentile in hours, busiest first."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for element in elements.values():
         sample = found.get(element.id, Samples())
         hours = [s / 3600 for s in sample.seconds]
@@ -170,7 +170,7 @@ def figures(elements: dict[str, Element], found: dict[str, Samples]) -> list[dic
             "median_hours": _round(stats.median(hours)) if timed else None,
             "p90_hours": _round(stats.p90(hours)) if timed else None,
         })
-    rows.sort(key=lambda r: (-(r["p90_hours"] or 0), -r["passed"], r["name"]))
+    rows.sort(key=lambda r: (-float(r["p90_hours"] or 0), -int(r["passed"]), str(r["name"])))
     return rows
 
 

@@ -10,6 +10,7 @@ the engine keeps beside each), deadlines and human tasks; nothing is counted twi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -164,7 +165,7 @@ def _sort_names(names: set[str]) -> list[str]:
     return [n for n in ORDER if n in names] + sorted(names - set(ORDER))
 
 
-def deadline_figures(items: list[tuple[DeadlineRow, int, str | None]], timescales: Timescales,
+def deadline_figures(items: Sequence[tuple[DeadlineRow, int, str | None]], timescales: Timescales,
                      now: datetime) -> list[dict[str, Any]]:
     """Per deadline name (and, for the RAG timescale, per RAG): how many met, missed and
     running, the share met, and how late the missed ones were on the deadline's own clock.

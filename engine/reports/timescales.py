@@ -49,7 +49,7 @@ def basis_of_expression(expression: str, rag: str | None) -> Basis:
     except (ExpressionError, Exception):
         found = None
     if found in (WORKING, ELAPSED):
-        return found  # type: ignore[no-any-return]
+        return WORKING if found == WORKING else ELAPSED
     # Not evaluable here: say what the expression mostly uses; the Hub counts working time.
     return ELAPSED if "hours(" in expression and "working_" not in expression else WORKING
 
