@@ -103,7 +103,7 @@ def timeliness_command(args: argparse.Namespace) -> int:
         share = "-" if row["met_share"] is None else f"{row['met_share']:.0%}"
         late = row["lateness"]
         label = row["deadline"] + (f" ({row['rag']})" if row["rag"] else "")
-        print(f"  {label:32} met {row['met']:>5}  missed {row['late'] + row['late_open']:>5}  "
+        print(f"  {label:32} met {row['met']:>5}  missed {row['missed']:>5}  "
               f"{share:>5} met  median late {hours_text(late['median_hours'])}, "
               f"90% within {hours_text(late['p90_hours'])}")
     print("Outcomes: " + ", ".join(f"{o['outcome']} {o['count']}" for o in data["outcomes"]))

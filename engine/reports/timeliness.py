@@ -104,27 +104,35 @@ class DeadlineRow:
     cancelled_at: datetime | None
     met: bool | None
 
+    instance_state: str | None = None
+    task_status: str | None = None  # of the person's task the deadline is on, if any
+
     def status(self, now: datetime) -> str:
-        """met | late (done after its due) | late_open (missed, not done yet) | running |
-        cancelled. A deadline past due that its timer has not yet marked is missed all the
-        same: it is late now."""
+        """met | late (done after its due) | late_open (missed, not done yet) | not_done
+        (missed, and the work will never be done: an escalation stage that ran out and moved
+        on, a case closed) | running | cancelled. A deadline past due that its timer has not
+        yet marked is missed all the same: it is late now."""
         if self.cancelled_at is not None and self.met is None:
             return "cancelled"
         if self.met is True:
             return "met"
-        if self.met is False:
-            return "late" if self.done_at is not None else "late_open"
         if self.done_at is not None:
-            return "met" if self.done_at <= self.due else "late"
-        return "late_open" if self.due < now else "running"
+            return "met" if self.met is None and self.done_at <= self.due else "late"
+        if self.met is None and self.due >= now:
+            return "running"
+        if self.instance_state == "completed" or self.task_status == "cancelled":
+            return "not_done"
+        return "late_open"
 
 
 def _deadlines(conn: Connection, process_id: str, since: datetime,
                wanted: set[str]) -> dict[str, list[DeadlineRow]]:
     query = sa.select(deadlines.c.instance_id, deadlines.c.name, deadlines.c.element_id,
                       deadlines.c.started_at, deadlines.c.due, deadlines.c.done_at,
-                      deadlines.c.breached_at, deadlines.c.cancelled_at, deadlines.c.met)\
+                      deadlines.c.breached_at, deadlines.c.cancelled_at, deadlines.c.met,
+                      instances.c.state, human_tasks.c.status)\
         .join(instances, instances.c.id == deadlines.c.instance_id)\
+        .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
         .where(instances.c.process_id == process_id, instances.c.started_at >= since)
     found: dict[str, list[DeadlineRow]] = defaultdict(list)
     for r in conn.execute(query):
@@ -189,16 +197,18 @@ def deadline_figures(items: Sequence[tuple[DeadlineRow, int, str | None]], times
                 status = row.status(now)
                 counts[status] += 1
                 basis = timescales.basis(version_id, row.element_id, contact_rag)
-                if status in ("met", "late", "late_open"):
+                if status in ("met", "late", "late_open", "not_done"):
                     bases.add(basis)
                 if status in ("late", "late_open"):
                     done = row.done_at if status == "late" and row.done_at else now
                     late.append(timescales.late_by(basis, row.due, done).total_seconds() / 3600)
-            decided = counts["met"] + counts["late"] + counts["late_open"]
+            decided = counts["met"] + counts["late"] + counts["late_open"] + counts["not_done"]
             figures.append({
                 "deadline": name, "rag": rag,
                 "basis": bases.pop() if len(bases) == 1 else ("mixed" if bases else None),
                 "met": counts["met"], "late": counts["late"], "late_open": counts["late_open"],
+                "not_done": counts["not_done"],
+                "missed": counts["late"] + counts["late_open"] + counts["not_done"],
                 "running": counts["running"], "cancelled": counts["cancelled"],
                 "decided": decided, "met_share": stats.share(counts["met"], decided),
                 "lateness": stats.lateness(late, counts["met"]),

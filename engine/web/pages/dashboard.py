@@ -81,13 +81,14 @@ def _deadline_rows(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({
             "label": deadline_label(f), "clock": CLOCKS.get(f["basis"], f["basis"]),
             "met": f["met"], "late": f["late"], "late_open": f["late_open"],
+            "not_done": f["not_done"],
             "running": f["running"], "decided": f["decided"],
             "share": "—" if f["met_share"] is None else f"{f['met_share']:.0%}",
             "median": draw.hours_text(late["median_hours"]),
             "p90": draw.hours_text(late["p90_hours"]),
             "max": draw.hours_text(late["max_hours"]),
             "bands": [b["count"] for b in late["bands"]],
-            "missed": f["late"] + f["late_open"],
+            "missed": f["missed"],
         })
     return rows
 
@@ -96,7 +97,7 @@ def _lateness_charts(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     labels = [label for label, _, _ in LATE_BANDS]
     for f in figures:
-        missed = f["late"] + f["late_open"]
+        missed = f["late"] + f["late_open"]  # the ones whose lateness can be measured
         if not missed:
             continue
         title = f"How late: {deadline_label(f)}"
