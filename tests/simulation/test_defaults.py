@@ -81,7 +81,7 @@ def test_defaults_must_be_an_object_of_known_fields() -> None:
     with pytest.raises(ScenarioError, match="defaults must be an object"):
         build(document, "s")
     document["defaults"] = {"no_such_field": 1}
-    with pytest.raises(ScenarioError, match="defaults.no_such_field is not a field"):
+    with pytest.raises(ScenarioError, match=r"defaults\.no_such_field is not a field"):
         build(document, "s", known_answers={"accepted"})
 
 
