@@ -55,10 +55,15 @@ def simulate_command(args: argparse.Namespace) -> int:
     if args.compare:
         reports.append(_run(scenario, Path(args.compare), None, args, args.compare))
     if args.html:
-        from engine.simulation.present import html_report
+        from engine.simulation.present import html_comparison, html_report
 
-        Path(args.html).write_text(html_report(reports[-1] if not args.compare else reports[0]),
-                                   encoding="utf-8")
+        page = html_comparison(reports[0], reports[1], str(first), args.compare, first,
+                               Path(args.compare)) if args.compare else \
+            html_report(reports[0], name=str(first), processes=first)
+        try:
+            Path(args.html).write_text(page, encoding="utf-8")
+        except OSError as err:
+            raise CommandError(f"cannot write {args.html}: {err.strerror}") from None
     if args.json:
         document: Any = reports[0] if not args.compare else {
             "format": 1, "compare": {str(first): reports[0], args.compare: reports[1]}}

@@ -230,3 +230,70 @@ def hours_text(value: float | None) -> str:
     if value < 1:
         return f"{round(value * 60)} min"
     return f"{value:,.1f} h".replace(".0 h", " h")
+
+
+def paired_bars(title: str, rows: Sequence[tuple[str, float | None, float | None]],
+                names: tuple[str, str], description: str, unit: str = "%",
+                width: int = 760) -> Markup:
+    """Two bars per row, before (solid) and after (striped), each with its value as text:
+    a before/after comparison (deadlines met, hours in a step)."""
+    styles = (STYLES[0], STYLES[1])
+    label_w = min(300, max((len(label) for label, _, _ in rows), default=8) * CHAR + 12)
+    text_w = 90
+    bar_w = width - label_w - text_w
+    top = max([v for _, a, b in rows for v in (a, b) if v is not None] or [0]) or 1
+    if unit == "%":
+        top = max(top, 100.0)
+    height = 26 + 44 * len(rows)
+    prefix, head = _open(title, width, height, description)
+    parts = [head, _defs(prefix, styles), _legend(prefix, styles, list(names), 0)]
+    for i, (label, before, after) in enumerate(rows):
+        y = 26 + 44 * i
+        parts.append(f'<text x="0" y="{y + 19}">{_e(label)}</text>')
+        for j, value in enumerate((before, after)):
+            yy = y + j * 18
+            if value is None:
+                parts.append(f'<text x="{label_w}" y="{yy + 12}" font-size="11">'
+                             f'{_e(names[j])}: none</text>')
+                continue
+            w = bar_w * value / top
+            words = f"{_number(value)}{unit}" if unit == "%" else f"{_number(value)} {unit}"
+            parts.append(f'<rect x="{label_w}" y="{yy}" width="{w:.1f}" height="15" '
+                         f'fill="{_fill(prefix, styles, j)}"><title>{_e(names[j])}: {_e(words)}'
+                         f'</title></rect><text x="{label_w + w + 5:.1f}" y="{yy + 12}" '
+                         f'font-size="11">{_e(words)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def grouped_columns(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
+                    description: str, width: int = 420, height: int = 200) -> Markup:
+    """Columns side by side per label, one per series (lateness bands before and after)."""
+    styles = STYLES[:max(1, len(series))]
+    left, bottom, top_pad = 8, 34, 40
+    plot_w, plot_h = width - left * 2, height - bottom - top_pad
+    top = max([v for _, values in series for v in values] or [0]) or 1
+    prefix, head = _open(title, width, height, description)
+    parts = [head, _defs(prefix, styles), _legend(prefix, styles, [n for n, _ in series], 0)]
+    slot = plot_w / max(1, len(labels))
+    bar = slot * 0.8 / max(1, len(series))
+    widest = max((len(label) for label in labels), default=1)
+    every = max(1, math.ceil((widest * CHAR * 0.9 + 4) / slot))
+    for i, label in enumerate(labels):
+        for j, (name, values) in enumerate(series):
+            value = values[i]
+            h = plot_h * value / top
+            x = left + slot * i + slot * 0.1 + bar * j
+            y = top_pad + plot_h - h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                         f'fill="{_fill(prefix, styles, j)}"><title>{_e(label)}, {_e(name)}: '
+                         f'{_number(value)}</title></rect>')
+            if value:
+                parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
+                             f'font-size="10">{_number(value)}</text>')
+        if i % every == 0:
+            parts.append(f'<text x="{left + slot * (i + 0.5):.1f}" y="{height - bottom + 15}" '
+                         f'text-anchor="middle" font-size="11">{_e(label)}</text>')
+    parts.append(f'<line x1="{left}" x2="{width - left}" y1="{top_pad + plot_h}" '
+                 f'y2="{top_pad + plot_h}" stroke="#1a1a1a"/></svg>')
+    return Markup("".join(parts))
