@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright
 from engine.cli import main
 from engine.simulation.htmlreport import change, diverging
 from tests.pathways.harness import PROCESSES
-from tests.web.browser import ARGS, CHROMIUM
+from tests.web.browser import ARGS, CHROMIUM, SCREENSHOTS
 
 HERE = Path(__file__).parent
 SCENARIO = json.loads((HERE / "scenario_all_outcomes.json").read_text())
@@ -116,6 +116,12 @@ def test_the_heat_maps_and_charts_draw_without_fetching_anything(
         assert any(re.match(r"\d+ passed · median [\d.]+ (h|min) · 90% within", b) for b in badges)
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1]  # no sideways scrolling on a laptop
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # for docs/diagrams.md
+        page.screenshot(path=str(SCREENSHOTS / "compare-report.png"))
+        page.locator("#deadlines").screenshot(path=str(SCREENSHOTS / "compare-deadlines.png"))
+        page.locator("#changed-contacts").screenshot(path=str(SCREENSHOTS / "compare-paths.png"))
+        page.locator("[data-heat-source]").nth(1).screenshot(
+            path=str(SCREENSHOTS / "compare-heatmap.png"))
         browser.close()
 
 
