@@ -170,7 +170,9 @@ def figures(elements: dict[str, Element], found: dict[str, Samples]) -> list[dic
             "median_hours": _round(stats.median(hours)) if timed else None,
             "p90_hours": _round(stats.p90(hours)) if timed else None,
         })
-    rows.sort(key=lambda r: (-float(r["p90_hours"] or 0), -int(r["passed"]), str(r["name"])))
+    # The steps that hold contacts longest first; automatic steps (counted only) last.
+    rows.sort(key=lambda r: (r["kind"] == "automatic", -float(r["p90_hours"] or 0),
+                             -int(r["passed"]), str(r["name"])))
     return rows
 
 

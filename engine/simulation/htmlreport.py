@@ -200,7 +200,7 @@ def _runs(reports: list[dict[str, Any]], names: list[str],
         found = []
         for key in keys:
             runs = [f.get(key) for f in all_figures]
-            entry: dict[str, Any] = {"label": _label(key), "runs": [
+            entry: dict[str, Any] = {"label": _label(key), "name": key[0], "runs": [
                 {"met": r["met"] if r else 0, "missed": r["missed"] if r else 0,
                  "share": "—" if not r or r["share"] is None else f"{r['share']:.0f}%",
                  "median": _hours(r["median"]) if r else "—", "p90": _hours(r["p90"]) if r else "—",

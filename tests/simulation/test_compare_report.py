@@ -61,15 +61,17 @@ def test_both_folders_are_named(compared: tuple[str, Path, Path]) -> None:
 def test_changes_have_a_direction_in_words(compared: tuple[str, Path, Path]) -> None:
     html, _, _ = compared
     table = {r[0]: r for r in rows(html, "deadlines")[1:]}
+    # each deadline by its words and by its name in the diagram (the timer's `deadline`)
+    assert "RAG timescale (RED) rag_timescale" in table
     # c1 (RED, Fri 15:00): opened 15:00, done Mon 15:45. 4 working hours: due Mon 10:45, 5 h
     # late; 2 working hours: due Mon 08:45, 7 h late. The red_at_night contact is met by both.
-    red = table["RAG timescale (RED)"]
+    red = table["RAG timescale (RED) rag_timescale"]
     assert red[1:5] == ["1 (50%)", "1", "1 (50%)", "1"]
     assert red[5] == "no change"
     assert red[6:10] == ["5 h", "5 h", "7 h", "7 h"]
     assert red[10] == "▲ +2 h worse" and red[11] == "▲ +2 h worse"
     assert 'class="worse">▲ +2 h worse' in html
-    assert table["Decision"][5] == "no change"
+    assert table["Decision decision"][5] == "no change"
 
 
 def test_lateness_per_deadline_and_rag_in_hours(compared: tuple[str, Path, Path]) -> None:
@@ -85,7 +87,7 @@ def test_disagreements_are_compared(compared: tuple[str, Path, Path]) -> None:
     outcomes = {r[0]: r[1:] for r in rows(html, "disagreement-outcomes")[1:]}
     assert outcomes["Partnership"] == ["1", "1", "no change"]
     stages = {r[0]: r for r in rows(html, "stages")[1:]}
-    assert stages["Stage 1 response"][1:6] == ["3 (75%)", "1", "3 (75%)", "1", "no change"]
+    assert stages["Stage 1 response stage_1_response"][1:6] == ["3 (75%)", "1", "3 (75%)", "1", "no change"]
 
 
 def test_contacts_that_end_differently_show_both_paths(compared: tuple[str, Path, Path]) -> None:

@@ -90,11 +90,21 @@
         });
     load.then(function (data) {
       return viewer.importXML(data.xml).then(function () {
-        viewer.get("canvas").zoom("fit-viewport", "auto");
-        var count = mark(viewer, data.elements);
+        var canvas = viewer.get("canvas");
+        canvas.zoom("fit-viewport", "auto");
+        var count = mark(viewer, data.elements), closer = "";
+        // A big process drawn whole is too small to read: show the longest wait close up.
+        var longest = data.elements.filter(function (e) { return e.passed && e.kind !== "automatic" && e.p90_hours; })
+          .map(function (e) { return viewer.get("elementRegistry").get(e.element_id); })
+          .filter(function (shape) { return shape && !shape.hidden; });
+        if (canvas.zoom() < 0.9 && longest.length) {
+          canvas.zoom(0.9);
+          canvas.scrollToElement(longest[0], { top: 160, bottom: 160, left: 260, right: 260 });
+          closer = " Shown close up at the longest wait; “Fit to screen” shows the whole process.";
+        }
         box.dataset.ready = "true";
-        say("Diagram drawn: " + count + " steps labelled with how many passed and how long they took. " +
-            "Use the arrow keys to move it, + and − to zoom.");
+        say("Diagram drawn: " + count + " steps labelled with how many passed and how long they took." + closer +
+            " Use the arrow keys to move it, + and − to zoom.");
       });
     }).catch(function (error) {
       box.dataset.ready = "error";
