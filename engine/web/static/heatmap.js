@@ -94,7 +94,7 @@
         canvas.zoom("fit-viewport", "auto");
         var count = mark(viewer, data.elements), closer = "";
         // A big process drawn whole is too small to read: show the longest wait close up.
-        var longest = data.elements.filter(function (e) { return e.passed && e.kind !== "automatic" && e.p90_hours; })
+        var longest = data.elements.filter(function (e) { return e.passed && e.kind !== "automatic" && e.p90_hours !== null; })
           .map(function (e) { return viewer.get("elementRegistry").get(e.element_id); })
           .filter(function (shape) { return shape && !shape.hidden; });
         if (canvas.zoom() < 0.9 && longest.length) {
