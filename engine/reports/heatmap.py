@@ -74,10 +74,13 @@ def flows_of(models: Iterable[Any]) -> dict[str, str]:
     return {flow_id: source for model in models for flow_id, (source, _) in model.flows.items()}
 
 
-def roots_using(conn: Connection, versions: Any, process_ids: set[str]) -> list[str]:
-    """The processes whose instances may run these processes' elements: themselves and
-    those whose newest version calls them."""
+def roots_using(conn: Connection, versions: Any, process_ids: set[str]) -> list[str] | None:
+    """The processes whose instances may run these processes' elements (themselves and those
+    whose newest version calls them), or None when no other diagram uses any of the same
+    element ids, so a step's element id alone says which diagram it belongs to."""
     found = set(process_ids)
+    own: set[str] = set()
+    others: set[str] = set()
     for (root,) in conn.execute(sa.select(process_versions.c.process_id).distinct()):
         try:
             models = versions.latest(root).models
@@ -85,14 +88,17 @@ def roots_using(conn: Connection, versions: Any, process_ids: set[str]) -> list[
             continue
         if process_ids & set(models):
             found.add(root)
-    return sorted(found)
+        for model_id, model in models.items():
+            (own if model_id in process_ids else others).update(model.elements)
+    return sorted(found) if own & others else None
 
 
 def samples(conn: Connection, calendar: WorkingCalendar, elements: dict[str, Element],
-            flows: dict[str, str], roots: list[str], start: datetime | None,
+            flows: dict[str, str], roots: list[str] | None, start: datetime | None,
             end: datetime | None) -> dict[str, Samples]:
     """Each element's count of instances and the seconds spent there (working seconds for a
-    person's task), for completions in [start, end) (any time when None)."""
+    person's task), for completions in [start, end) (any time when None). `roots`: only
+    instances of these processes (None: the element ids are this diagram's alone)."""
     found: dict[str, Samples] = defaultdict(Samples)
     ids = sorted(elements)
     if not ids:
@@ -106,39 +112,49 @@ def samples(conn: Connection, calendar: WorkingCalendar, elements: dict[str, Ele
             bounds.append(column < end)
         return bounds
 
-    in_roots = instances.c.process_id.in_(roots)
-    passed = sa.select(history.c.element_id, sa.func.count(sa.distinct(history.c.instance_id)))\
-        .join(instances, instances.c.id == history.c.instance_id)\
-        .where(history.c.action == "completed", history.c.element_id.in_(ids), in_roots,
-               *within(history.c.at))\
-        .group_by(history.c.element_id)
+    def of_roots(query: Any, instance_id: Any) -> Any:
+        if roots is None:
+            return query
+        return query.join(instances, instances.c.id == instance_id)\
+            .where(instances.c.process_id.in_(roots))
+
+    # (each query reads its rows through the element-and-time indexes of engine.store)
+    passed = of_roots(sa.select(history.c.element_id,
+                                sa.func.count(sa.distinct(history.c.instance_id))),
+                      history.c.instance_id)\
+        .where(history.c.element_id.in_(ids), *within(history.c.at))\
+        .group_by(history.c.element_id)  # (any step on the element: it was passed)
     for element_id, count in conn.execute(passed):
         found[element_id].passed = int(count)
 
     people = sorted(e.id for e in elements.values() if e.kind == "person")
     if people:
-        tasks = sa.select(human_tasks.c.element_id, human_tasks.c.created_at,
-                          human_tasks.c.completed_at)\
-            .join(instances, instances.c.id == human_tasks.c.instance_id)\
-            .where(human_tasks.c.status == "completed", human_tasks.c.element_id.in_(people),
-                   in_roots, *within(human_tasks.c.completed_at))
+        # Finished tasks by element and time; a cancelled one (its deadline moved the case
+        # on) has a completion time too, and is left out here rather than in the index.
+        tasks = of_roots(sa.select(human_tasks.c.element_id, human_tasks.c.created_at,
+                                   human_tasks.c.completed_at, human_tasks.c.status),
+                         human_tasks.c.instance_id)\
+            .where(human_tasks.c.element_id.in_(people), *within(human_tasks.c.completed_at))
         spent = calendar.working_time_between
-        for element_id, opened, done in conn.execute(tasks):
-            found[element_id].seconds.append(spent(opened, done).total_seconds())
+        for element_id, opened, done, status in conn.execute(tasks):
+            if status == "completed":
+                found[element_id].seconds.append(spent(opened, done).total_seconds())
 
     waiting = sorted(e.id for e in elements.values() if e.kind == "waiting")
     sources = {f: s for f, s in flows.items() if s in elements}
     if waiting and sources:
         before = history.alias("before")
         source_of = sa.case(sources, value=history.c.flow_id)
+        # The last completion of the flow's source in the same instance, up to this step:
+        # one seek in the (instance, element, time) index.
         since = sa.select(sa.func.max(before.c.at))\
-            .where(before.c.instance_id == history.c.instance_id, before.c.id < history.c.id,
-                   before.c.action == "completed", before.c.element_id == source_of)\
+            .where(before.c.instance_id == history.c.instance_id,
+                   before.c.element_id == source_of, before.c.at <= history.c.at)\
             .scalar_subquery()
-        steps = sa.select(history.c.element_id, history.c.at, since.label("since"))\
-            .join(instances, instances.c.id == history.c.instance_id)\
-            .where(history.c.action == "completed", history.c.element_id.in_(waiting),
-                   history.c.flow_id.is_not(None), in_roots, *within(history.c.at))
+        steps = of_roots(sa.select(history.c.element_id, history.c.at, since.label("since")),
+                         history.c.instance_id)\
+            .where(history.c.element_id.in_(waiting), history.c.action == "completed",
+                   history.c.flow_id.is_not(None), *within(history.c.at))
         for element_id, at, began in conn.execute(steps):
             if began is not None:
                 # (a scalar subquery's instant comes back as the driver gives it)

@@ -68,8 +68,8 @@ class Register:
 def register(conn: Connection, period: Period, filters: Filters, names: bool) -> Register:
     """The register rows, oldest contact first. `names`: include the child's name (the
     caller's role must allow it: see `engine.reports.may_see_names`)."""
-    found = contacts(conn, period, filters)
-    due = deadlines_of(conn, found, period)
+    found, chosen = contacts(conn, period, filters, full=True)
+    due = deadlines_of(conn, chosen, DECISION)
     columns = list(COLUMNS) + ([NAME_COLUMN] if names else [])
     rows = [_row(c, due.get(c.id, []), period, names) for c in found]
     return Register(columns, rows)

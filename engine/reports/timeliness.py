@@ -9,10 +9,10 @@ the engine keeps beside each), deadlines and human tasks; nothing is counted twi
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from ..store import children, deadlines, human_tasks, instances
 from . import stats
 from .period import CHANNELS, NOT_RATED, RAGS, Filters, Period
+from .rows import driver_rows
 from .timescales import Timescales
 
 CONTACT_PROCESS = "first_response"
@@ -47,9 +48,7 @@ class Contact:
     outcome: str | None
     flags: list[str]
     team: str | None
-    summary: dict[str, Any] = field(repr=False)
-    state: str = ""
-    ended_at: datetime | None = None
+    summary: dict[str, Any] = field(repr=False)  # the whole summary: for the register only
 
 
 def _instant(value: Any) -> datetime | None:
@@ -62,34 +61,81 @@ def _instant(value: Any) -> datetime | None:
     return None
 
 
-def contacts(conn: Connection, period: Period, filters: Filters) -> list[Contact]:
-    """The contacts received in the period that the filters keep, oldest first."""
-    # A contact is received before it is started (never after), so the start bounds it.
-    query = sa.select(instances.c.id, instances.c.reference, instances.c.version_id,
-                      instances.c.started_at, instances.c.ended_at, instances.c.state,
-                      instances.c.outcome, instances.c.rag, instances.c.flags,
-                      instances.c.summary)\
-        .where(instances.c.process_id == CONTACT_PROCESS,
-               instances.c.started_at >= period.start)
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass
+class Chosen:
+    """The contacts a period and filters keep, as SQL conditions on `instances` (with a day's
+    margin on the received time, written in the summary as text) and the ids that the exact
+    check in Python then left out (near the period's ends)."""
+
+    conditions: list[Any]
+    left_out: set[str]
+
+    def where(self) -> list[Any]:
+        if not self.left_out:
+            return self.conditions
+        return [*self.conditions, instances.c.id.not_in(sorted(self.left_out))]
+
+
+def _conditions(period: Period, filters: Filters) -> list[Any]:
+    summary = instances.c.summary
+    received = summary["received_at"].as_string()
+    margin = timedelta(days=1)  # any offset a received time may be written with
+    found = [
+        instances.c.process_id == CONTACT_PROCESS,
+        # received no later than 5 minutes after it was started (the API's rule), so:
+        instances.c.started_at >= period.start - margin,
+        sa.or_(received.is_(None), sa.and_(received >= _iso(period.start - margin),
+                                           received < _iso(period.end + margin))),
+    ]
     if filters.rag == NOT_RATED:
-        query = query.where(instances.c.rag.is_(None))
+        found.append(instances.c.rag.is_(None))
     elif filters.rag:
-        query = query.where(instances.c.rag == filters.rag)
+        found.append(instances.c.rag == filters.rag)
     if filters.outcome:
-        query = query.where(instances.c.outcome == filters.outcome)
-    found = []
-    for r in conn.execute(query):
-        summary = r.summary or {}
-        received = _instant(summary.get("received_at")) or r.started_at
-        if not period.holds(received):
-            continue
-        channel, team = summary.get("channel"), summary.get("team")
-        if not filters.wants(r.rag, channel, r.outcome, team):
-            continue
-        found.append(Contact(r.id, r.reference, r.version_id, received, channel, r.rag,
-                             r.outcome, list(r.flags or []), team, summary, r.state, r.ended_at))
-    found.sort(key=lambda c: (c.received_at, c.id))
+        found.append(instances.c.outcome == filters.outcome)
+    if filters.channel:
+        found.append(summary["channel"].as_string() == filters.channel)
+    if filters.team:
+        found.append(summary["team"].as_string() == filters.team)
     return found
+
+
+def contacts(conn: Connection, period: Period, filters: Filters, full: bool = False
+             ) -> tuple[list[Contact], Chosen]:
+    """The contacts received in the period that the filters keep, oldest first, and the
+    conditions that choose them (for their deadlines). `full`: with the whole summary (the
+    register's columns); else only what the dashboard counts."""
+    summary = instances.c.summary
+    chosen = Chosen(_conditions(period, filters), set())
+    # (flags as text: whether it holds re_referral is all the dashboard asks of it)
+    columns = [instances.c.id, instances.c.reference, instances.c.version_id,
+               instances.c.started_at, instances.c.outcome, instances.c.rag,
+               sa.cast(instances.c.flags, sa.Text).label("flags"),
+               summary["received_at"].as_string().label("received"),
+               summary["channel"].as_string().label("channel"),
+               summary["team"].as_string().label("team")]
+    if full:
+        columns.append(summary)
+    found = []
+    start, end = period.start, period.end
+    for r in driver_rows(conn, sa.select(*columns).where(*chosen.conditions)):
+        (instance_id, reference, version_id, started_at, outcome, rag, flags, received_text,
+         channel, team) = r[:10]
+        received = _instant(received_text) or _utc(started_at)
+        if not start <= received < end:
+            chosen.left_out.add(instance_id)
+            continue
+        summary = r[10] if full else {}
+        found.append(Contact(
+            instance_id, reference, version_id, received, channel, rag, outcome,
+            ["re_referral"] if flags and '"re_referral"' in flags else [], team,
+            (json.loads(summary) if isinstance(summary, str) else summary or {})))
+    found.sort(key=lambda c: (c.received_at, c.id))
+    return found, chosen
 
 
 @dataclass
@@ -125,25 +171,80 @@ class DeadlineRow:
         return "late_open"
 
 
-def _deadlines(conn: Connection, process_id: str, since: datetime,
-               wanted: set[str]) -> dict[str, list[DeadlineRow]]:
+def _status(now: datetime) -> Any:
+    """DeadlineRow.status, in SQL."""
+    d = deadlines.c
+    return sa.case(
+        (sa.and_(d.cancelled_at.is_not(None), d.met.is_(None)), "cancelled"),
+        (d.met.is_(True), "met"),
+        (sa.and_(d.done_at.is_not(None), d.met.is_(None), d.done_at <= d.due), "met"),
+        (d.done_at.is_not(None), "late"),
+        (sa.and_(d.met.is_(None), d.due >= now), "running"),
+        (instances.c.state == "completed", "not_done"),
+        # (asked only of a deadline missed and not done: a lookup, not a join of every row)
+        (sa.select(human_tasks.c.status).where(human_tasks.c.id == d.activity_task_id)
+         .scalar_subquery() == "cancelled", "not_done"),
+        else_="late_open")
+
+
+@dataclass
+class Tally:
+    """Deadlines counted by name, timer, version, RAG and status; the missed ones whose
+    lateness can be measured, one by one."""
+
+    counts: list[tuple[str, str, int, str | None, str, int]]
+    late: list[tuple[str, str, int, str | None, str, datetime, datetime | None]]
+
+
+def tally(conn: Connection, conditions: list[Any], now: datetime) -> Tally:
+    """One pass over the chosen instances' deadlines: counts by name, timer, version, RAG and
+    status, with the due and done instants kept apart only for those missed (late)."""
+    status = _status(now)
+    missed = status.in_(("late", "late_open"))
+    due = sa.case((missed, deadlines.c.due), else_=None).label("due")
+    done = sa.case((missed, deadlines.c.done_at), else_=None).label("done")
+    query = sa.select(deadlines.c.name, deadlines.c.element_id, instances.c.version_id,
+                      instances.c.rag, status.label("status"), due, done, sa.func.count())\
+        .select_from(deadlines.join(instances, instances.c.id == deadlines.c.instance_id))\
+        .where(*conditions)\
+        .group_by(deadlines.c.name, deadlines.c.element_id, instances.c.version_id,
+                  instances.c.rag, status, due, done)
+    found = Tally([], [])
+    for name, element_id, version_id, rag, kind, due_at, done_at, count in conn.execute(query):
+        found.counts.append((name, element_id, version_id, rag, kind, count))
+        if kind in ("late", "late_open"):
+            for _ in range(count):
+                found.late.append((name, element_id, version_id, rag, kind,
+                                   _utc(due_at), _utc(done_at) if done_at else None))
+    return found
+
+
+def _utc(value: Any) -> datetime:
+    """An instant as the driver gives it (text from SQLite, naive UTC from PostgreSQL)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _deadlines(conn: Connection, conditions: list[Any]) -> dict[str, list[DeadlineRow]]:
     query = sa.select(deadlines.c.instance_id, deadlines.c.name, deadlines.c.element_id,
                       deadlines.c.started_at, deadlines.c.due, deadlines.c.done_at,
                       deadlines.c.breached_at, deadlines.c.cancelled_at, deadlines.c.met,
                       instances.c.state, human_tasks.c.status)\
         .join(instances, instances.c.id == deadlines.c.instance_id)\
         .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
-        .where(instances.c.process_id == process_id, instances.c.started_at >= since)
+        .where(*conditions)
     found: dict[str, list[DeadlineRow]] = defaultdict(list)
     for r in conn.execute(query):
-        if r.instance_id in wanted:
-            found[r.instance_id].append(DeadlineRow(*r))
+        found[r.instance_id].append(DeadlineRow(*r))
     return found
 
 
-def deadlines_of(conn: Connection, found: list[Contact], period: Period
+def deadlines_of(conn: Connection, chosen: Chosen, name: str | None = None
                  ) -> dict[str, list[DeadlineRow]]:
-    return _deadlines(conn, CONTACT_PROCESS, period.start, {c.id for c in found})
+    """The deadlines of the chosen contacts (of one name, when given), by instance."""
+    conditions = chosen.where() + ([deadlines.c.name == name] if name else [])
+    return _deadlines(conn, conditions)
 
 
 @dataclass
@@ -173,45 +274,42 @@ def _sort_names(names: set[str]) -> list[str]:
     return [n for n in ORDER if n in names] + sorted(names - set(ORDER))
 
 
-def deadline_figures(items: Sequence[tuple[DeadlineRow, int, str | None]], timescales: Timescales,
-                     now: datetime) -> list[dict[str, Any]]:
+def deadline_figures(found: Tally, timescales: Timescales, now: datetime
+                     ) -> list[dict[str, Any]]:
     """Per deadline name (and, for the RAG timescale, per RAG): how many met, missed and
-    running, the share met, and how late the missed ones were on the deadline's own clock.
-    `items`: each deadline with its instance's version and RAG."""
-    groups: dict[tuple[str, str | None], list[tuple[DeadlineRow, int, str | None]]] = \
-        defaultdict(list)
-    for item in items:
-        row, _, rag = item
-        groups[(row.name, None)].append(item)
-        if row.name in BY_RAG:
-            groups[(row.name, rag or NOT_RATED)].append(item)
+    running, the share met, and how late the missed ones were on the deadline's own clock."""
+    counts: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+    bases: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    late: dict[tuple[str, str | None], list[float]] = defaultdict(list)
+
+    def keys(name: str, rag: str | None) -> list[tuple[str, str | None]]:
+        return [(name, None)] + ([(name, rag or NOT_RATED)] if name in BY_RAG else [])
+
+    for name, element_id, version_id, rag, status, count in found.counts:
+        for key in keys(name, rag):
+            counts[key][status] += count
+            if status in ("met", "late", "late_open", "not_done"):
+                bases[key].add(timescales.basis(version_id, element_id, rag))
+    for name, element_id, version_id, rag, status, due, done in found.late:
+        basis = timescales.basis(version_id, element_id, rag)
+        hours = timescales.late_by(basis, due, done if status == "late" and done else now)\
+            .total_seconds() / 3600
+        for key in keys(name, rag):
+            late[key].append(hours)
     figures = []
-    for name in _sort_names({n for n, _ in groups}):
-        rags = [None, *[r for r in (*RAGS, NOT_RATED) if (name, r) in groups]]
-        for rag in rags:
-            members = groups[(name, rag)]
-            counts: Counter[str] = Counter()
-            late: list[float] = []
-            bases = set()
-            for row, version_id, contact_rag in members:
-                status = row.status(now)
-                counts[status] += 1
-                basis = timescales.basis(version_id, row.element_id, contact_rag)
-                if status in ("met", "late", "late_open", "not_done"):
-                    bases.add(basis)
-                if status in ("late", "late_open"):
-                    done = row.done_at if status == "late" and row.done_at else now
-                    late.append(timescales.late_by(basis, row.due, done).total_seconds() / 3600)
-            decided = counts["met"] + counts["late"] + counts["late_open"] + counts["not_done"]
+    for name in _sort_names({n for n, _ in counts}):
+        for rag in [None, *[r for r in (*RAGS, NOT_RATED) if (name, r) in counts]]:
+            c, b = counts[(name, rag)], bases[(name, rag)]
+            decided = c["met"] + c["late"] + c["late_open"] + c["not_done"]
             figures.append({
                 "deadline": name, "rag": rag,
-                "basis": bases.pop() if len(bases) == 1 else ("mixed" if bases else None),
-                "met": counts["met"], "late": counts["late"], "late_open": counts["late_open"],
-                "not_done": counts["not_done"],
-                "missed": counts["late"] + counts["late_open"] + counts["not_done"],
-                "running": counts["running"], "cancelled": counts["cancelled"],
-                "decided": decided, "met_share": stats.share(counts["met"], decided),
-                "lateness": stats.lateness(late, counts["met"]),
+                "basis": next(iter(b)) if len(b) == 1 else ("mixed" if b else None),
+                "met": c["met"], "late": c["late"], "late_open": c["late_open"],
+                "not_done": c["not_done"],
+                "missed": c["late"] + c["late_open"] + c["not_done"],
+                "running": c["running"], "cancelled": c["cancelled"],
+                "decided": decided, "met_share": stats.share(c["met"], decided),
+                "lateness": stats.lateness(late[(name, rag)], c["met"]),
             })
     return figures
 
@@ -262,14 +360,21 @@ def open_work(conn: Connection, timescales: Timescales, filters: Filters,
               now: datetime) -> list[dict[str, Any]]:
     """Open human tasks now, by role: how many, how many overdue, and the oldest (how long
     it has waited, in Hub working hours)."""
+    # The open tasks first (their index), then, for a filter, what their instances are.
     rows = conn.execute(sa.select(human_tasks.c.role, human_tasks.c.created_at,
-                                  human_tasks.c.due, instances.c.rag, instances.c.summary)
-                        .join(instances, instances.c.id == human_tasks.c.instance_id)
+                                  human_tasks.c.due, human_tasks.c.instance_id)
                         .where(human_tasks.c.status == "open")).all()
+    about: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    if filters.any and rows:
+        ids = sorted({r.instance_id for r in rows})
+        for i in range(0, len(ids), 500):
+            about.update((r.id, (r.rag, r.summary or {})) for r in conn.execute(
+                sa.select(instances.c.id, instances.c.rag, instances.c.summary)
+                .where(instances.c.id.in_(ids[i:i + 500]))))
     roles: dict[str, dict[str, Any]] = {}
     for r in rows:
-        summary = r.summary or {}
-        if filters.any and not filters.wants(r.rag, summary.get("channel"), None,
+        rag, summary = about.get(r.instance_id, (None, {}))
+        if filters.any and not filters.wants(rag, summary.get("channel"), None,
                                              summary.get("team"), open_work=True):
             continue
         entry = roles.setdefault(r.role, {"role": r.role, "open": 0, "overdue": 0,
@@ -287,19 +392,17 @@ def open_work(conn: Connection, timescales: Timescales, filters: Filters,
 def dashboard(conn: Connection, timescales: Timescales, period: Period, filters: Filters,
               now: datetime) -> dict[str, Any]:
     """Everything the dashboard shows, as plain data (the JSON API returns it as it is)."""
-    found = contacts(conn, period, filters)
-    due = deadlines_of(conn, found, period)
-    items = [(row, c.version_id, c.rag) for c in found for row in due.get(c.id, [])]
+    found, chosen = contacts(conn, period, filters)
     raised = disagreements(conn, period, found, filters)
-    stage_due = _deadlines(conn, DISAGREEMENT_PROCESS, period.start, {d.id for d in raised})
-    stage_items = [(row, d.version_id, None) for d in raised for row in stage_due.get(d.id, [])]
+    stages = tally(conn, [deadlines.c.instance_id.in_(sorted(d.id for d in raised))], now) \
+        if raised else Tally([], [])
     re_referred = sum(1 for c in found if "re_referral" in c.flags)
     return {
         "period": period.as_dict(), "filters": filters.as_dict(), "now": now,
         "contacts": received(found, period),
-        "deadlines": deadline_figures(items, timescales, now),
+        "deadlines": deadline_figures(tally(conn, chosen.where(), now), timescales, now),
         "disagreements": {"raised": len(raised),
-                          "deadlines": deadline_figures(stage_items, timescales, now)},
+                          "deadlines": deadline_figures(stages, timescales, now)},
         "outcomes": outcomes(found),
         "re_referrals": {"count": re_referred, "share": stats.share(re_referred, len(found))},
         "open_work": open_work(conn, timescales, filters, now),
