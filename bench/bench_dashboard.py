@@ -146,7 +146,13 @@ def measure(url: str, label: str, explain: bool) -> dict[str, float]:
     none = reports.filters()
     token = create_token(store, "bench", ["admin"], last)
     client = TestClient(create_app(engine, extra_routes=routes))
-    client.cookies.set("mash_session", token)
+    from engine.api.auth import caller_for
+    from engine.web.pages.signin import open_session
+    from engine.web.session import COOKIE
+
+    caller = caller_for(store, token, last)
+    assert caller is not None
+    client.cookies.set(COOKIE, open_session(store, caller, last))
     print(f"\n{label}: {counts['instances']} instances, {counts['deadlines']} deadlines, "
           f"{counts['history']} history rows; now {last:%Y-%m-%d %H:%M}")
     cases = {

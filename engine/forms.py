@@ -7,6 +7,11 @@ properties in the modeller: `multiple` = `true` on an enum takes a list of its v
 (`consent_decision == "overridden"`). Validation constraints: `required`, `min`, `max`,
 `minlength`, `maxlength`. `valid_when` = an expression the submitted values must make
 hold, with `invalid_message` saying what is wrong.
+
+A field's `defaultValue` (the modeller's "Default value") prefills it: a literal (`true`, `3`,
+`Dorset Council`) or `${name}`, Camunda's way of naming a value in the task data (any
+expression over the data works). The web form shows it filled in for the person to confirm or
+change, and a field left out of a submission takes it, as a person who accepts what is shown.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ def read_field(node: Any) -> dict[str, Any]:
         "id": node.get("id"), "label": node.get("label") or node.get("id"),
         "type": node.get("type") or "string", "required": False,
     }
+    if node.get("defaultValue") is not None:
+        field["default"] = node.get("defaultValue")
     for props in _camunda(node, "properties"):
         for prop in props:
             if prop.get("id") == "multiple":
@@ -81,6 +88,12 @@ def check_fields(nodes: list[Any]) -> list[str]:
                 if constraint.get("name") not in CONSTRAINTS:
                     problems.append(f"form field {field_id!r} has unknown constraint "
                                     f"{constraint.get('name')!r}")
+        expression = _default_expression(field.get("default"))
+        if expression is not None:
+            try:
+                check(expression)
+            except ExpressionError as err:
+                problems.append(f"form field {field_id!r} default value: {err}")
         for key in ("required_when", "valid_when"):
             if key in field:
                 try:
@@ -88,6 +101,49 @@ def check_fields(nodes: list[Any]) -> list[str]:
                 except ExpressionError as err:
                     problems.append(f"form field {field_id!r} {key}: {err}")
     return problems
+
+
+def _default_expression(default: Any) -> str | None:
+    """The expression of a `${...}` default value, or None for a literal (or no default)."""
+    if isinstance(default, str) and default.strip().startswith("${") and \
+            default.strip().endswith("}"):
+        return default.strip()[2:-1].strip()
+    return None
+
+
+def _literal(field: dict[str, Any], text: str) -> Any:
+    """A literal default value typed as its field: the modeller stores every value as text."""
+    kind = field["type"]
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text.strip().lower(), text)
+    if kind == "long":
+        try:
+            return int(text.strip())
+        except ValueError:
+            return text
+    if kind == "enum" and field.get("multiple"):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def prefilled(form: list[dict[str, Any]], task_data: dict[str, Any]) -> dict[str, Any]:
+    """Each field's default value worked out over the task data (blank ones left out)."""
+    values: dict[str, Any] = {}
+    for field in form:
+        default = field.get("default")
+        if default is None:
+            continue
+        expression = _default_expression(default)
+        if expression is None:
+            value = _literal(field, default)
+        else:
+            try:
+                value = _conditions.evaluate(expression, dict(task_data))
+            except Exception:  # a name the data does not hold yet: nothing to prefill
+                continue
+        if not _is_blank(value):
+            values[field["id"]] = value
+    return values
 
 
 def _is_blank(value: Any) -> bool:
@@ -152,8 +208,11 @@ def validate(form: list[dict[str, Any]], submitted: Any, task_data: dict[str, An
             errors.append({"field": str(name), "message":
                            f"is not a field of this task; its fields are {', '.join(by_id)}"})
     clean: dict[str, Any] = {}
+    defaults = prefilled(form, task_data)
     for field in form:
         value = submitted.get(field["id"])
+        if _is_blank(value):
+            value = defaults.get(field["id"])  # left out: the prefilled value stands
         if _is_blank(value):
             continue
         accepted, message = _coerce(field, value)

@@ -105,8 +105,14 @@ def open_tasks(conn: Connection, roles: set[str] | None = None) -> list[dict[str
     return result
 
 
-def deadline_list(conn: Connection, state: str, now: datetime) -> list[dict[str, Any]]:
+def deadline_list(conn: Connection, state: str, now: datetime,
+                  roles: set[str] | None = None) -> list[dict[str, Any]]:
+    """Deadlines due or breached; `roles`: only of instances where one of them has (had) a
+    task (None: every instance)."""
     query = sa.select(deadlines).order_by(deadlines.c.due)
+    if roles is not None:
+        query = query.where(deadlines.c.instance_id.in_(
+            sa.select(human_tasks.c.instance_id).where(human_tasks.c.role.in_(sorted(roles)))))
     if state == "due":
         query = query.where(deadlines.c.done_at.is_(None), deadlines.c.cancelled_at.is_(None),
                             deadlines.c.breached_at.is_(None))

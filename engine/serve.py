@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from .api.app import create_app
 from .clock import Clock, SystemClock, VirtualClock
 from .outbox import Mailer
+from .retention import daily as daily_retention
 from .scheduler import Wakeup
 from .service import Engine
 from .store import Store
@@ -69,6 +70,7 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
         if not virtual_start:
             parts["wakeup"] = Wakeup(engine)
             parts["wakeup"].start()  # fires at once what fell due while the service was down
+            parts["retention"] = daily_retention(engine)  # engine/retention.py, once a day
         else:  # the virtual clock starts where it was told: what is due by then fires now
             engine.run_until(engine.clock.now())
         if smtp_url:
@@ -77,7 +79,7 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
         log.info("mash is serving", extra={"processes": str(processes),
                                            "virtual_clock": bool(virtual_start)})
         yield
-        for name in ("wakeup", "mailer"):
+        for name in ("wakeup", "mailer", "retention"):
             if name in parts:
                 parts[name].stop()
         store.dispose()

@@ -95,6 +95,8 @@ instances = sa.Table(
     sa.Column("row_version", sa.Integer, nullable=False),
     sa.Column("workflow", sa.LargeBinary, nullable=False),  # engine.bpmn.state
     sa.Index("ix_instances_state", "state"),
+    # When the retention schedule removed its personal data (engine/retention.py).
+    sa.Column("anonymised_at", UTCDateTime),
 )
 
 human_tasks = sa.Table(
@@ -113,6 +115,8 @@ human_tasks = sa.Table(
     sa.Column("completed_at", UTCDateTime),
     sa.Column("completed_by", sa.String(128)),
     sa.Index("ix_human_tasks_open", "status", "role"),
+    # A claim reserves the task for `claimed_by` until then (engine/api/claims.py).
+    sa.Column("claim_expires_at", UTCDateTime),
     sa.Index("ix_human_tasks_instance", "instance_id"),
 )
 
@@ -218,6 +222,9 @@ tokens = sa.Table(
     sa.Column("hash", sa.String(128), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
+    sa.Column("expires_at", UTCDateTime),  # none: an integration's token, until revoked
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("kind", sa.String(16)),  # person | integration (none: made before kinds)
 )
 
 idempotency = sa.Table(
@@ -227,6 +234,34 @@ idempotency = sa.Table(
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("response", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # What the key was first used for: a repeat must be the same call with the same body.
+    sa.Column("method", sa.String(8)),
+    sa.Column("path", sa.String(512)),
+    sa.Column("body_hash", sa.String(64)),
+)
+
+# Signed-in web sessions: the cookie holds a random id whose hash is kept here, never the
+# API token; signing out deletes the row, and it lapses after inactivity.
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("token_id", sa.Integer, nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),  # the absolute end
+)
+
+# What each run of the retention schedule did (engine/retention.py): counts, never data.
+retention_runs = sa.Table(
+    "retention_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("instances", sa.JSON, nullable=False),  # the ids anonymised (or due, if dry)
+    sa.Column("counts", sa.JSON, nullable=False),  # rows changed, by table
 )
 
 

@@ -129,6 +129,7 @@ def add_case_note(task: HandlerContext) -> None:
 def open_contact(task: HandlerContext) -> None:
     """Step 4: the contact is opened; the RAG timescale runs from now."""
     task.data["opened_at"] = iso_z(task.now)
+    task.data["rag_since"] = task.data["opened_at"]  # until a re-rating to RED restarts it
     child_id = (task.data.get("child") or {}).get("id")
     task.services.case_records.add_note(
         child_id, task.instance_id, "contact_opened",

@@ -11,7 +11,10 @@ from engine.registry import HandlerContext, handler
 DECISIONS = (
     "accepted", "nfa_confirmed", "approved", "rag", "consent_decision",
     "consent_override_reasons", "threshold_level", "social_worker", "strategy_discussion",
-    "outcome", "reasons", "authority", "opened_at", "in_bcp",
+    "outcome", "reasons", "authority", "opened_at", "in_bcp", "send_back",
+    # set by the diagrams: when the police were told (once per contact), and when the current
+    # RAG rating's timescale started (opening the contact, or a re-rating to RED)
+    "police_notified", "rag_since",
 )
 FLAGS = ("immediate_risk", "missing", "information_request", "crime_suspected")
 

@@ -14,10 +14,21 @@ Recipients (`to`, comma-separated):
   business support, and the CE & Missing Team Manager
 - `previous_worker`: the social worker involved with the family in the past 12 weeks
 - `role:NAME`: the role's mailbox(es) in `processes/directory.toml`
+
+Referrer confidentiality (seed 002: 'Personal information about non-professional referrers
+should not be disclosed to the parents or other agencies without the referrer's consent'):
+for a referrer who is not a professional, every recipient but the referrer is sent the
+message with the referrer not named (`$referrer_name` reads "a member of the public (name
+withheld)") and the referrer's name, email and phone taken out of the other text (the concerns
+as written down, say). A notify task to people inside BCP Children's Services who need to
+reach the referrer (the allocated worker, the Out of Hours service) sets the property
+`names_referrer` = `true`; it is refused for `authority` and `raised_by`, which are always
+outside. A professional referrer is named to everyone.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import datetime
 from functools import lru_cache
@@ -28,6 +39,9 @@ from engine.registry import HandlerContext, HandlerError, handler
 
 TEMPLATES = Path(__file__).parent / "templates"
 POST_ROOM = "Business Support Officer"
+WITHHELD = "a member of the public (name withheld)"
+# Recipients always outside BCP Children's Services: never told a public referrer's identity.
+OUTSIDE = ("authority", "raised_by")
 
 OUTCOMES = {
     "s47": "progressed to Children's Social Care for a strategy discussion and Section 47 enquiry",
@@ -150,25 +164,62 @@ def recipients(task: HandlerContext, spec: str) -> list[str]:
     return unique
 
 
-def _to_public_referrer(task: HandlerContext, to: str) -> bool:
-    """A letter to a referrer who is not a professional (a member of the public, a family)."""
-    referrer = task.data.get("referrer") or {}
-    parts = {part.strip() for part in to.split(",")}
-    return "referrer" in parts and referrer.get("kind") != "professional"
+def _identity(referrer: dict[str, Any]) -> list[re.Pattern[str]]:
+    """Patterns of the referrer's name, email and phone as they may be written in text."""
+    found = []
+    for key in ("name", "email"):
+        value = referrer.get(key)
+        if isinstance(value, str) and len(value.strip()) >= 3:
+            found.append(re.compile(r"(?<!\w)" + re.escape(value.strip()) + r"(?!\w)",
+                                    re.IGNORECASE))
+    phone = referrer.get("phone")
+    digits = [d for d in phone if d.isdigit()] if isinstance(phone, str) else []
+    if len(digits) >= 6:  # the same digits, however spaced or dashed
+        found.append(re.compile(r"(?<!\d)" + r"[\s().-]*".join(digits) + r"(?!\d)"))
+    return found
+
+
+def public_view(values: dict[str, str], referrer: dict[str, Any]) -> dict[str, str]:
+    """The values of a message to someone other than a public referrer: the referrer not
+    named, and their name, email and phone taken out of the free text."""
+    patterns = _identity(referrer)
+    shown = {}
+    for key, value in values.items():
+        for pattern in patterns:
+            value = pattern.sub("[the referrer]", value)
+        shown[key] = value
+    shown["referrer_name"] = WITHHELD
+    shown["referrer_agency"] = ""
+    return shown
 
 
 def send(task: HandlerContext, kind: str, to: str) -> list[str]:
     subject, body = template(kind)
     values = context(task)
-    if _to_public_referrer(task, to):
-        # Seed 002: feedback to non-professional referrers 'in a manner consistent with
-        # respecting the confidentiality of the child': the manager's reasons stay internal.
-        values["reasons"] = ""
-    sent = []
-    for email in recipients(task, to):
-        sent.append(task.services.notifier.send(
-            kind, email, string.Template(subject).safe_substitute(values),
-            body.safe_substitute(values), task.instance_id))
+    referrer = task.data.get("referrer") or {}
+    public = referrer.get("kind") != "professional"
+    named = task.properties.get("names_referrer", "").lower() == "true"
+    parts = [part.strip() for part in to.split(",") if part.strip()]
+    if named and any(part in OUTSIDE for part in parts):
+        raise HandlerError(f"{task.element_id}: names_referrer is refused for "
+                           f"{', '.join(OUTSIDE)}: they are outside BCP Children's Services")
+    sent: list[str] = []
+    done: set[str] = set()
+    for part in parts:
+        shown = values
+        if public and part == "referrer":
+            # Seed 002: feedback to non-professional referrers 'in a manner consistent with
+            # respecting the confidentiality of the child': the manager's reasons stay internal.
+            shown = {**values, "reasons": ""}
+        elif public and not named:
+            shown = public_view(values, referrer)
+        for email in recipients(task, part):
+            if email in done:
+                continue
+            done.add(email)
+            sent.append(task.services.notifier.send(
+                kind, email, string.Template(subject).safe_substitute(shown),
+                body.safe_substitute(shown), task.instance_id))
     return sent
 
 

@@ -15,21 +15,23 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy.engine import Connection
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 
 from .. import queries
 from ..clock import VirtualClock, as_utc, iso_z
 from ..deployments import UnknownProcess
 from ..queries import jsonable
-from ..runtime import Advance
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
-from ..store import history, human_tasks, idempotency, instances
+from ..store import history, human_tasks, instances
+from . import claims, docs
 from .auth import Caller, caller_for
-from .limits import BodyLimit
+from .idempotency import Call, KeyRefused
+from .limits import BodyLimit, NoStore
 from .metrics import metrics_text
 from .reports import routes as report_routes
+from .validation import JsonGuard
 
 log = logging.getLogger("mash.api")
 
@@ -52,13 +54,31 @@ class CompleteBody(Strict):
     data: dict[str, Any]
 
 
+SHORT = 500  # the limits of a contact's fields (handlers/intake.py)
+LONG = 20_000
+
+
+class RaisedBy(Strict):
+    """Who raised it: their name alone, or name, agency, email and phone."""
+
+    name: str | None = Field(default=None, max_length=SHORT)
+    agency: str | None = Field(default=None, max_length=SHORT)
+    email: str | None = Field(default=None, max_length=SHORT)
+    phone: str | None = Field(default=None, max_length=SHORT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
 class DisagreementBody(Strict):
-    raised_by: str | dict[str, Any]
-    about: str | None = None
-    summary: str = ""
+    raised_by: RaisedBy
+    about: str | None = Field(default=None, max_length=36)
+    summary: str = Field(default="", max_length=LONG)
     # The policy's first step: true when the professional has already tried to resolve it
     # with the other professional; the disagreement then starts at Stage 1.
-    informal_attempt_failed: bool = False
+    informal_attempt_failed: StrictBool = False
 
 
 class ClockBody(Strict):
@@ -68,13 +88,35 @@ class ClockBody(Strict):
 
 def create_app(engine: Engine, virtual_clock: bool = False,
                extra_routes: Callable[[FastAPI, Engine], None] | None = None) -> FastAPI:
-    app = FastAPI(title="mash", version="1", description=__doc__)
+    app = FastAPI(title="mash", version="1", description=__doc__, docs_url=None, redoc_url=None)
+    app.add_middleware(JsonGuard)  # inside BodyLimit: it reads only what BodyLimit allows
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoStore)
     app.state.engine = engine
+    docs.routes(app)
 
     @app.exception_handler(Refused)
     def _refused(request: Request, err: Refused) -> JSONResponse:
         return JSONResponse({"errors": err.errors}, status_code=err.status)
+
+    @app.exception_handler(KeyRefused)
+    def _key_refused(request: Request, err: KeyRefused) -> JSONResponse:
+        return JSONResponse({"errors": [{"field": "Idempotency-Key", "message": err.message}]},
+                            status_code=err.status)
+
+    @app.exception_handler(claims.ClaimRefused)
+    def _claim_refused(request: Request, err: claims.ClaimRefused) -> JSONResponse:
+        return JSONResponse({"errors": [{"field": "task", "message": err.message}]},
+                            status_code=err.status)
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, err: HTTPException) -> JSONResponse:
+        # FastAPI's and Starlette's own refusals (no such route, method not allowed, a body
+        # it could not read) in the same shape as ours.
+        message = {404: "no such address", 405: f"{request.method} is not allowed here"}.get(
+            err.status_code, str(err.detail))
+        return JSONResponse({"errors": [{"field": "request", "message": message}]},
+                            status_code=err.status_code, headers=getattr(err, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -93,32 +135,15 @@ def create_app(engine: Engine, virtual_clock: bool = False,
 
     def caller(authorization: str | None = Header(default=None)) -> Caller:
         scheme, _, token = (authorization or "").partition(" ")
-        found = caller_for(engine.store, token.strip()) if scheme.lower() == "bearer" else None
+        found = caller_for(engine.store, token.strip(), engine.clock.now()) \
+            if scheme.lower() == "bearer" else None
         if found is None:
-            raise Refused(401, "authorization", "give a valid token: Authorization: Bearer TOKEN")
+            raise Refused(401, "authorization", "give a valid token: Authorization: Bearer TOKEN "
+                                                "(an expired or revoked one is refused)")
         return found
 
-    def replay(who: Caller, key: str | None) -> JSONResponse | None:
-        if not key:
-            return None
-        if len(key) > 200:
-            raise Refused(400, "Idempotency-Key", "is longer than 200 characters")
-        with engine.store.reading() as conn:
-            row = conn.execute(sa.select(idempotency).where(
-                idempotency.c.token_id == who.token_id, idempotency.c.key == key)).first()
-        return None if row is None else JSONResponse(row.response, status_code=row.status)
-
-    def remember(who: Caller, key: str | None, status: int,
-                 response: Callable[[Advance], dict[str, Any]]
-                 ) -> Callable[[Connection, Advance], None] | None:
-        if not key:
-            return None
-
-        def write(conn: Connection, advance: Advance) -> None:
-            conn.execute(idempotency.insert().values(
-                token_id=who.token_id, key=key, status=status, response=response(advance),
-                created_at=engine.clock.now()))
-        return write
+    def call(request: Request, who: Caller, key: str | None, body: Any) -> Call:
+        return Call(who.token_id, key, request.method, request.url.path, body)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -127,11 +152,13 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         return {"status": "ok"}
 
     @app.post("/contacts", status_code=201)
-    def submit_contact(request_body: dict[str, Any], who: Caller = Depends(caller),
+    def submit_contact(request: Request, request_body: dict[str, Any],
+                       who: Caller = Depends(caller),
                        idempotency_key: str | None = Header(default=None)) -> Any:
         from handlers.intake import validate_contact
 
-        if (earlier := replay(who, idempotency_key)) is not None:
+        once = call(request, who, idempotency_key, request_body)
+        if (earlier := once.replay(engine.store)) is not None:
             return earlier
         data, errors = validate_contact(request_body)
         if errors:
@@ -146,26 +173,25 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         answer = {"id": instance_id, "received_at": data["received_at"]}
         try:
             engine.start(CONTACT_PROCESS, data, who.name, instance_id=instance_id,
-                         within=remember(who, idempotency_key, 201, lambda _: answer))
+                         within=once.remember(201, lambda _: answer, engine.clock.now()))
         except IntegrityError:
-            if (earlier := replay(who, idempotency_key)) is not None:
+            if (earlier := once.replay(engine.store)) is not None:
                 return earlier
             raise
         log.info("contact accepted", extra={"instance": instance_id})
         return answer
 
     @app.post("/disagreements", status_code=201)
-    def raise_disagreement(body: DisagreementBody, who: Caller = Depends(caller),
+    def raise_disagreement(request: Request, body: DisagreementBody,
+                           who: Caller = Depends(caller),
                            idempotency_key: str | None = Header(default=None)) -> Any:
-        if (earlier := replay(who, idempotency_key)) is not None:
+        once = call(request, who, idempotency_key, body.model_dump())
+        if (earlier := once.replay(engine.store)) is not None:
             return earlier
-        if body.about is not None:
-            with engine.store.reading() as conn:
-                exists = conn.execute(sa.select(instances.c.id)
-                                      .where(instances.c.id == body.about)).first()
-            if exists is None:
-                raise Refused(422, "about", "is not the id of a contact or decision")
-        raised_by = body.raised_by if isinstance(body.raised_by, dict) else {"name": body.raised_by}
+        # An instance the caller may not see answers exactly as one that does not exist.
+        if body.about is not None and not may_see(body.about, who):
+            raise Refused(422, "about", "is not the id of a contact or decision")
+        raised_by = body.raised_by.model_dump(exclude_none=True)
         data = {"raised_by": raised_by, "about": body.about, "summary": body.summary,
                 "raised_at": iso_z(engine.clock.now()),
                 "informal_attempt_failed": body.informal_attempt_failed}
@@ -175,9 +201,10 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         try:
             engine.start(DISAGREEMENT_PROCESS, data, who.name, about=body.about,
                          instance_id=instance_id,
-                         within=remember(who, idempotency_key, 201, lambda _: {"id": instance_id}))
+                         within=once.remember(201, lambda _: {"id": instance_id},
+                                              engine.clock.now()))
         except IntegrityError:
-            if (earlier := replay(who, idempotency_key)) is not None:
+            if (earlier := once.replay(engine.store)) is not None:
                 return earlier
             raise
         return {"id": instance_id}
@@ -204,37 +231,51 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     def show_task(task_id: str, who: Caller = Depends(caller)) -> Any:
         row = task_row(task_id, who)
         view = queries.task_view(row)
-        view.update({"status": row.status, "claimed_by": row.claimed_by,
+        held = claims.current_claim(row, engine.clock.now())
+        view.update({"status": row.status, "claimed_by": held.holder if held else None,
+                     "claimed_until": held.until if held else None,
                      "completed_by": row.completed_by})
+        with engine.store.transaction() as conn:  # reading a task is audited, as a case is
+            conn.execute(history.insert().values(
+                instance_id=row.instance_id, at=engine.clock.now(), actor=who.name,
+                action="viewed task", element_id=row.element_id, element_name=row.name,
+                role=row.role))
         if row.status == "open":
-            view["context"] = engine.task_data(task_id)
+            try:
+                view["context"] = engine.task_data(task_id)
+            except NotFound:  # completed since it was read
+                view["status"] = "completed"
         return jsonable(view)
 
     @app.post("/tasks/{task_id}/claim")
     def claim_task(task_id: str, who: Caller = Depends(caller)) -> Any:
-        row = task_row(task_id, who)
-        with engine.store.transaction() as conn:
-            claimed = conn.execute(human_tasks.update().where(
-                human_tasks.c.id == task_id, human_tasks.c.status == "open",
-                sa.or_(human_tasks.c.claimed_by.is_(None), human_tasks.c.claimed_by == who.name)
-            ).values(claimed_by=who.name, claimed_at=engine.clock.now())).rowcount
-        if claimed != 1:
-            current = row.claimed_by or row.completed_by
-            raise Refused(409, "task", f"is already {'claimed' if row.status == 'open' else row.status}"
-                          + (f" by {current}" if current else ""))
-        return {"id": task_id, "claimed_by": who.name}
+        task_row(task_id, who)
+        held = claims.claim(engine.store, task_id, who, engine.clock.now())
+        return jsonable({"id": task_id, "claimed_by": held.holder, "claimed_until": held.until})
+
+    @app.post("/tasks/{task_id}/release")
+    def release_task(task_id: str, who: Caller = Depends(caller)) -> Any:
+        task_row(task_id, who)
+        claims.release(engine.store, task_id, who, engine.clock.now())
+        return {"id": task_id, "claimed_by": None}
 
     @app.post("/tasks/{task_id}/complete")
-    def complete_task(task_id: str, body: CompleteBody, who: Caller = Depends(caller),
+    def complete_task(request: Request, task_id: str, body: CompleteBody,
+                      who: Caller = Depends(caller),
                       idempotency_key: str | None = Header(default=None)) -> Any:
-        if (earlier := replay(who, idempotency_key)) is not None:
+        once = call(request, who, idempotency_key, body.model_dump())
+        if (earlier := once.replay(engine.store)) is not None:
             return earlier
         row = task_row(task_id, who)
+        now = engine.clock.now()
+        if (held := claims.held_by_other(row, who, now)) is not None:
+            raise Refused(409, "task", claims.refusal(held))
         roles = None if who.admin else set(who.roles)
         try:
-            done = engine.complete(task_id, body.data, who.name, roles, within=remember(
-                who, idempotency_key, 200,
-                lambda advance: {"instance_id": row.instance_id, "state": advance.state}))
+            done = engine.complete(task_id, body.data, who.name, roles, within=claims.both(
+                claims.hold(task_id, who, now),
+                once.remember(200, lambda advance: {"instance_id": row.instance_id,
+                                                    "state": advance.state}, now)))
         except FormRejected as err:
             return JSONResponse({"errors": err.errors}, status_code=422)
         except Conflict as err:
@@ -244,22 +285,26 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         except NotFound:
             raise Refused(404, "task", "no such task") from None
         except IntegrityError:
-            if (earlier := replay(who, idempotency_key)) is not None:
+            if (earlier := once.replay(engine.store)) is not None:
                 return earlier
             raise
         return {"instance_id": done.instance_id, "state": done.state}
 
-    def visible(instance_id: str, who: Caller) -> None:
+    def may_see(instance_id: str, who: Caller) -> bool:
+        """The instance exists and the caller is admin or one of its roles has (had) a
+        task in it."""
         with engine.store.reading() as conn:
             if who.admin:
-                if conn.execute(sa.select(instances.c.id)
-                                .where(instances.c.id == instance_id)).first() is None:
-                    raise Refused(404, "instance", "no such instance")
-                return
-            mine = conn.execute(sa.select(human_tasks.c.id).where(
+                return conn.execute(sa.select(instances.c.id)
+                                    .where(instances.c.id == instance_id)).first() is not None
+            return conn.execute(sa.select(human_tasks.c.id).where(
                 human_tasks.c.instance_id == instance_id,
-                human_tasks.c.role.in_(sorted(who.roles))).limit(1)).first()
-        if mine is None:
+                human_tasks.c.role.in_(sorted(who.roles))).limit(1)).first() is not None
+
+    def visible(instance_id: str, who: Caller) -> None:
+        if not may_see(instance_id, who):
+            if who.admin:
+                raise Refused(404, "instance", "no such instance")
             raise Refused(403, "instance", "you have no task in this instance")
 
     @app.get("/instances/{instance_id}")
@@ -290,8 +335,9 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     def list_deadlines(state: str = Query(...), who: Caller = Depends(caller)) -> Any:
         if state not in ("due", "breached"):
             raise Refused(422, "state", "must be due or breached")
-        with engine.store.reading() as conn:
-            return jsonable(queries.deadline_list(conn, state, engine.clock.now()))
+        with engine.store.reading() as conn:  # a role sees the deadlines of its instances
+            return jsonable(queries.deadline_list(conn, state, engine.clock.now(),
+                                                  roles=None if who.admin else set(who.roles)))
 
     @app.post("/deploy")
     def deploy(who: Caller = Depends(caller)) -> Any:

@@ -1,4 +1,5 @@
-"""Requests larger than the service accepts are refused before they are read: 413."""
+"""Requests larger than the service accepts are refused before they are read: 413. Answers
+that may hold personal data are never cached (`NoStore`)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,29 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class NoStore:
+    """Every answer but the static files says `Cache-Control: no-store`: the API's answers
+    (a task, an instance) hold personal data about children, which no browser or proxy may
+    keep. The pages set it themselves (engine/web/render.py)."""
+
+    STATIC = ("/assets/", "/docs-assets/")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.STATIC):
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)

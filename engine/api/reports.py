@@ -50,7 +50,8 @@ def routes(app: FastAPI, engine: Engine) -> None:
 
     def manager(authorization: str | None = Header(default=None)) -> Caller:
         scheme, _, token = (authorization or "").partition(" ")
-        found = caller_for(engine.store, token.strip()) if scheme.lower() == "bearer" else None
+        found = caller_for(engine.store, token.strip(), engine.clock.now()) \
+            if scheme.lower() == "bearer" else None
         if found is None:
             raise _Refusal(401, "authorization", "give a valid token: Authorization: Bearer TOKEN")
         if not may_see(found.roles):

@@ -66,4 +66,7 @@ class MashWorkflow(BpmnWorkflow):
                 task = self.get_task_from_id(subprocess.parent_task_id)
                 task.task_spec._update(task)
         count = update_workflow(self)
-        return count > 0 or len(self.get_active_subprocesses()) > len(active)
+        # Another pass while anything started a sub-process: counted by identity, since a
+        # sub-process entered again (a loop back into it) replaces one that just completed.
+        started = {id(sp) for sp in self.get_active_subprocesses()} - {id(sp) for sp in active}
+        return count > 0 or bool(started)

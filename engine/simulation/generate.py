@@ -163,6 +163,9 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
             },
             "answers": answers, "work_time": _work_time(rng),
         })
+        if contacts[-1]["contact"]["immediate_risk"] and rag != "RED":
+            # a RED at receipt rated lower at the BRAG: the manager records no immediate risk
+            answers["immediate_risk"] = False
     disagreements = []
     for j in range(n // 100):
         raised = _arrival(rng, start, days, day_weights)

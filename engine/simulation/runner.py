@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import diagrams
+from .. import diagrams, forms
 from ..clock import VirtualClock, iso_z
 from ..runtime import Advance, OpenTask
 from ..service import Conflict, Engine, FormRejected
@@ -26,6 +26,9 @@ from .scenario import Contact, Disagreement, Scenario, ScenarioError
 CONTACT_PROCESS = "first_response"
 DISAGREEMENT_PROCESS = "escalation"
 LONGEST_RUN = timedelta(days=3 * 366)
+# The same task of one contact asked this often is a loop whatever its data (a backstop: a
+# loop is normally caught the second time a task comes round with nothing changed).
+MOST_VISITS = 50
 
 
 @dataclass(order=True)
@@ -100,6 +103,8 @@ class Simulation:
         self._contact_of: dict[str, str] = {c.id: self._new_id() for c in self.scenario.contacts}
         self._disagreement_of: dict[str, str] = {}
         self._stage_asked: dict[str, int] = {}
+        # per instance in flight: element id -> (times asked, its data the last time)
+        self._visits: dict[str, dict[str, tuple[int, str | None]]] = {}
         self._work: list[_Work] = []
         self._scheduled: set[str] = set()
         self._seq = 0
@@ -186,6 +191,8 @@ class Simulation:
             name = f"{_kind(owner)} {owner.id}" if owner else f"instance {instance_id}"
             self._failure = ScenarioError(f"{name}: a step failed: {advance.error}")
             return
+        if advance.state == "completed":
+            self._visits.pop(instance_id, None)
         if advance.state == "completed" and instance_id in self._active:
             self._active.discard(instance_id)
             self._ended += 1
@@ -218,15 +225,38 @@ class Simulation:
             ppn = context.get("ppn")
             if isinstance(ppn, dict):
                 owner = self._by_instance.get(ppn.get("instance_id", ""))
+        if isinstance(owner, Contact):
+            context = self._not_looping(instance_id, owner, task, context)
         work = owner.time_for(task.role) if isinstance(owner, Contact) else timedelta(0)
         due = self.engine.calendar.add_working_time(now, work) if work > timedelta(0) else now
         answers = owner.answers if isinstance(owner, Contact) else {}
         values = self._answer(task, answers, owner, context)
         self._push(due, task, values, f"contact {owner.id}" if owner else "the schedule")
 
+    def _not_looping(self, instance_id: str, owner: Contact, task: OpenTask,
+                     context: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Scripted answers never change, so a task that comes round again to find the data as
+        it was the last time will send the contact round the same loop for ever: stop the run
+        naming the contact and the task (SCENARIO.md). A task's first visit costs nothing."""
+        asked = self._visits.setdefault(instance_id, {})
+        visits, seen = asked.get(task.element_id, (0, None))
+        state = None
+        if visits:
+            if context is None:
+                context = self.engine.task_data(task.id)
+            state = repr(sorted(context.items(), key=lambda item: item[0]))
+        if (visits and state == seen) or visits >= MOST_VISITS:
+            raise ScenarioError(
+                f"contact {owner.id}: its answers send it round the same loop for ever: task "
+                f"{task.name!r} ({task.element_id}) came round again with nothing changed; "
+                "change the answers so the loop ends")
+        asked[task.element_id] = (visits + 1, state)
+        return context
+
     def _answer(self, task: OpenTask, answers: dict[str, Any], owner: Any,
                 context: dict[str, Any] | None) -> dict[str, Any]:
         values: dict[str, Any] = {}
+        defaults: dict[str, Any] | None = None
         for form_field in task.form:
             name = form_field["id"]
             if name in answers:
@@ -234,7 +264,11 @@ class Simulation:
             elif form_field.get("required"):
                 if context is None:
                     context = self.engine.task_data(task.id)
-                if context.get(name) is not None:  # prefilled: the person accepts it
+                if defaults is None:
+                    defaults = forms.prefilled(task.form, context)
+                if name in defaults:  # prefilled in the form: the person confirms it
+                    values[name] = defaults[name]
+                elif context.get(name) is not None:  # prefilled: the person accepts it
                     values[name] = context[name]
                 else:
                     who = f"{_kind(owner)} {owner.id}" if owner else "a scheduled process"

@@ -1,9 +1,10 @@
 """The web pages people at the front door work in (served by `mash serve`).
 
-- `/signin`: sign in with an API token (kept in an HttpOnly, SameSite=Strict cookie);
-  `/signout`.
+- `/signin`: sign in with an API token; the service opens a session of its own (the cookie
+  holds its id, never the token; see session.py); `/signout` ends it.
 - `/inbox`: the open tasks of the person's roles, overdue first, with the time left in Hub
-  working time; `/inbox/{task}`: the contact, its history and the task's form.
+  working time; `/inbox/{task}`: the contact, its history, the task's form, and claiming
+  or releasing the task.
 - `/case/{instance}`: the diagram drawn with bpmn-js (vendored in `static/vendor/`), the
   current position and the path taken, deadlines and history.
 - `/board`: deadlines breached and due today, by role and RAG.
@@ -23,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from ..service import Engine
 from .pages import board, case, dashboard, signin, tasks
 from .render import STATIC, page
-from .session import BadForm, SignInNeeded
+from .session import BadForm, FormTooLarge, SignInNeeded
 
 ASSETS = "/assets"
 
@@ -38,6 +39,10 @@ def routes(app: FastAPI, engine: Engine) -> None:
     @app.exception_handler(BadForm)
     def _bad_form(request: Request, err: BadForm) -> Response:
         return page("expired.html", status=400)
+
+    @app.exception_handler(FormTooLarge)
+    def _too_large(request: Request, err: FormTooLarge) -> Response:
+        return page("too_large.html", status=413)
 
     for group in (signin, tasks, case, board, dashboard):
         app.include_router(group.router(engine))

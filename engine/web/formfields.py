@@ -6,6 +6,7 @@ other long answers), `long` a number box with its min and max, `boolean` Yes/No 
 `date` a date box, `enum` radios (a drop-down list past five options), `enum` with
 `multiple` check boxes. Checking is the engine's: what cannot be read (a number box with
 letters in it) is passed on as typed, so the engine's message appears beside the field.
+A field with a default value (engine.forms.prefilled) is shown filled in, to confirm or change.
 """
 
 from __future__ import annotations
@@ -107,9 +108,22 @@ def message_for(label: str, message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
+def _shown(value: Any) -> list[str]:
+    """A prefilled value as the form's controls hold it."""
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
 def controls(form: list[dict[str, Any]], posted: Posted | None = None,
-             errors: list[dict[str, str]] | None = None) -> list[Control]:
-    """The controls to show, holding what was posted and the message for each field."""
+             errors: list[dict[str, str]] | None = None,
+             prefilled: dict[str, Any] | None = None) -> list[Control]:
+    """The controls to show, holding what was posted (or, before anything was, the prefilled
+    values) and the message for each field."""
+    if posted is None and prefilled:
+        posted = {name: _shown(value) for name, value in prefilled.items()}
     posted = posted or {}
     by_field = {e["field"]: e["message"] for e in errors or []}
     shown = []

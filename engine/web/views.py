@@ -196,7 +196,8 @@ def contact_sections(data: dict[str, Any], calendar: Calendar, form_ids: set[str
     return sections
 
 
-SYSTEM_ACTORS = frozenset({"engine", "timer", "message", "retry", "schedule"})
+SYSTEM_ACTORS = frozenset({"engine", "timer", "message", "retry", "schedule", "retention"})
+VIEWS = ("viewed", "viewed task")  # reading a case or one of its tasks: audited apart
 
 
 @dataclass
@@ -248,7 +249,7 @@ def history_steps(history: list[dict[str, Any]], calendar: Calendar,
                     changes=[(names.label(k), names.show(k, v, calendar))
                              for k, v in (h.get("changes") or {}).items() if not _blank(v)],
                     by_person=actor not in SYSTEM_ACTORS)
-        (found.viewed if h["action"] == "viewed" else found.steps).append(step)
+        (found.viewed if h["action"] in VIEWS else found.steps).append(step)
     return found
 
 

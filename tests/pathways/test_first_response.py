@@ -26,13 +26,20 @@ MANAGER = "MASH Team Manager / Early Help Decision Maker"
 MANAGERS_MAILBOX = "mash.managers@bcp.invalid"
 REFERRER = CONTACT["referrer"]["email"]
 
+# raise_concerns.bpmn, called after receipt and after each person's step, when nothing new
+# was recorded (no crime for the Police, no immediate risk): it tells nobody.
+CONCERNS = ["concerns_start", "police_gw", "police_merge", "red_gw", "red_merge", "concerns_end"]
 # Step 1 for every contact: recorded, looked up, and the police told at once if a crime is
 # suspected (seed 002), before anything else is done with it.
-RECEIPT = ["contact_received", "receive_contact", "look_up_case_records", "crime_gw",
-           "crime_merge"]
-# Stage 1 for a contact that is none of the special cases, up to verification.
-FRONT = [*RECEIPT, "decide_start", "red_gw", "red_merge", "missing_gw", "immediate_gw",
-         "check_postcode", "postcode_gw", "bcp_merge", "open_case_gw", "ppn_gw"]
+RECEIPT = ["contact_received", "receive_contact", "look_up_case_records", *CONCERNS,
+           "receipt_concerns", "missing_gw"]
+# Stage 1 for a contact that is none of the special cases, up to verification: the case
+# records first (an open case is forwarded whatever the postcode), then the postcode.
+FRONT = [*RECEIPT, "decide_start", "immediate_gw", "open_case_gw", "check_postcode",
+         "postcode_gw", "bcp_merge", "ppn_gw"]
+# After a person's step that recorded nothing new.
+VERIFIED = ["verify", *CONCERNS, "verify_concerns", "verify_gw"]
+BRAGGED = ["brag", *CONCERNS, "brag_concerns", "brag_end"]
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -147,13 +154,15 @@ def test_a_contact_takes_the_main_road_to_a_section_47_enquiry(hub: Hub) -> None
     assert view["outcome"] == "s47"
     assert view["rag"] == "RED"
     assert view["path"] == [
-        *FRONT, "verify", "verify_gw", "brag_merge", "brag", "brag_end", "sub_decide", "route_gw",
-        "open_contact_task", "open_contact", "respond_start", "assess_start", "rag_gw", "ra_start",
-        "allocate_social_worker", "assess_risk", "partners_gw", "share_information",
+        *FRONT, *VERIFIED, "brag_merge", *BRAGGED, "sub_decide", "route_gw",
+        "open_contact_task", "open_contact", "respond_start", "respond_merge", "assess_start",
+        "rag_gw", "ra_start", "ra_resume_gw", "allocate_social_worker", "assess_risk", *CONCERNS,
+        "assess_concerns", "ra_red_gw", "ra_resume_merge", "partners_gw", "share_information",
         "partners_merge", "strategy_gw", "hold_strategy_discussion", "strategy_merge", "draft_plans",
-        "ra_end", "risk_assessment_call", "assessed_merge", "decision", "assess_end", "sub_assess",
-        "reengage_gw", "reengage_merge", "tell_referrer", "record_decision", "respond_end",
-        "sub_respond", "outcome_gw", "s47_end"]
+        "ra_end", "risk_assessment_call", "assessed_merge", "found_red_gw", "decision", *CONCERNS,
+        "decision_concerns", "assess_end", "sub_assess", "rerate_gw", "reengage_gw",
+        "reengage_merge", "tell_referrer", "record_decision", "respond_end", "sub_respond",
+        "outcome_gw", "s47_end"]
     # decision: Mon 10:00 + 1 working day = Tue 24 Nov 17:15; made at the BRAG, Mon 11:00
     assert deadline(hub, contact, "decision") == (
         at("2026-11-23T10:00:00Z"), at("2026-11-24T17:15:00Z"), at("2026-11-23T11:00:00Z"), True)
@@ -257,8 +266,10 @@ def test_a_red_contact_in_hub_hours_goes_straight_to_a_manager_without_an_alert(
     view = hub.view(contact)
     assert view["flags"] == ["immediate_risk"]
     assert view["path"] == [
-        *RECEIPT, "decide_start", "red_gw", "flag_red", "hub_open_gw", "hub_open_merge",
-        "red_merge", "missing_gw", "immediate_gw", "brag_merge"]
+        "contact_received", "receive_contact", "look_up_case_records", "concerns_start",
+        "police_gw", "police_merge", "red_gw", "flag_red", "worker_gw", "worker_merge", "ooh_gw",
+        "ooh_merge", "red_merge", "concerns_end", "receipt_concerns", "missing_gw", "decide_start",
+        "immediate_gw", "brag_merge"]
     # no postcode check, no verification: the manager's BRAG is the first task
     assert open_tasks(hub, contact) == [("brag", MANAGER)]
     assert sent(hub, contact) == []
@@ -268,7 +279,7 @@ def test_a_red_contact_out_of_hours_alerts_the_out_of_hours_service(hub: Hub) ->
     contact = receive(hub, "2026-11-23T18:00:00Z", immediate_risk=True)  # Mon 18:00
     view = hub.view(contact)
     assert view["flags"] == ["immediate_risk"]
-    assert took(view["path"], "flag_red", "hub_open_gw", "alert_out_of_hours", "hub_open_merge",
+    assert took(view["path"], "flag_red", "ooh_gw", "alert_out_of_hours", "ooh_merge",
                 "immediate_gw", "brag_merge")
     assert sent(hub, contact) == [
         ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-23T18:00:00Z"))]
@@ -291,10 +302,13 @@ def test_a_red_contact_after_friday_closing_alerts_out_of_hours_before_it_comes_
         ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-27T16:50:00Z"))]
 
 
-def test_a_red_contact_at_opening_time_is_the_hubs_alone(hub: Hub) -> None:
-    contact = receive(hub, "2026-11-24T08:30:00Z", immediate_risk=True)  # Tue 08:30: open
-    assert sent(hub, contact) == []
-    assert "alert_out_of_hours" not in hub.view(contact)["path"]
+def test_a_red_contact_at_opening_time_alerts_out_of_hours_still_on_duty(hub: Hub) -> None:
+    # Tue 08:30: the Hub opens, and the Out of Hours service is on duty until 09:00 (seed 000,
+    # '5pm to 9am'): both are told (DOMAIN.md, RED); from 09:00 the Hub is alone (test_front_door)
+    contact = receive(hub, "2026-11-24T08:30:00Z", immediate_risk=True)
+    assert sent(hub, contact) == [
+        ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-24T08:30:00Z"))]
+    assert open_tasks(hub, contact) == [("brag", MANAGER)]
 
 
 # -- Stage 1 disposals ----------------------------------------------------------------------------
@@ -311,7 +325,7 @@ def test_a_postcode_in_another_authority_is_redirected_there(hub: Hub) -> None:
     view = hub.view(contact)
     assert view["outcome"] == "redirected"
     assert view["path"] == [
-        *FRONT[:12], "redirect_merge", "redirect", "send_redirect", "redirected_end", "sub_decide",
+        *FRONT[:-2], "redirect_merge", "redirect", "send_redirect", "redirected_end", "sub_decide",
         "route_gw", "front_door_end"]
     assert sent(hub, contact) == [
         ("redirect_to_local_authority", "childrens.advice@dorset.invalid",
@@ -327,8 +341,8 @@ def test_an_unknown_postcode_checked_by_a_person_and_found_in_bcp_carries_on(hub
         hub.complete(contact, "check_address", in_bcp=False)
     assert refused.value.errors == [{"field": "authority", "message": "is required"}]
     hub.complete(contact, "check_address", in_bcp=True)
-    assert took(hub.view(contact)["path"], "postcode_gw", "check_address", "address_gw",
-                "bcp_merge", "open_case_gw")
+    assert took(hub.view(contact)["path"], "open_case_gw", "postcode_gw", "check_address",
+                "address_gw", "bcp_merge", "ppn_gw")
     assert open_tasks(hub, contact) == [("verify", "Business Support Information Officer")]
 
 
@@ -355,8 +369,8 @@ def test_a_child_open_to_social_care_is_forwarded_to_the_allocated_worker(hub: H
     hub.complete(contact, "forward", case_note="School reports new bruising.")
     view = hub.view(contact)
     assert view["outcome"] == "forwarded_to_allocated_worker"
-    assert view["path"] == [*FRONT[:14], "forward", "send_forward", "forwarded_end", "sub_decide",
-                            "route_gw", "front_door_end"]
+    assert view["path"] == [*FRONT[:-4], "forward", "send_forward", "forwarded_end",
+                            "sub_decide", "route_gw", "front_door_end"]
     assert sent(hub, contact) == [
         ("forward_to_allocated_worker", "a.worker@bcp.invalid", at("2026-11-23T10:40:00Z"))]
     [note] = hub.case_notes(contact)
@@ -371,8 +385,9 @@ def test_not_accepted_and_confirmed_by_a_manager_is_no_further_action(hub: Hub) 
     hub.complete(contact, "nfa_oversight", nfa_confirmed=True, reasons="Duplicate.")
     view = hub.view(contact)
     assert view["outcome"] == "nfa"
-    assert view["path"] == [*FRONT, "verify", "verify_gw", "nfa_oversight", "nfa_gw", "send_nfa",
-                            "archive", "nfa_end", "sub_decide", "route_gw", "front_door_end"]
+    assert view["path"] == [*FRONT, *VERIFIED, "nfa_oversight", *CONCERNS, "nfa_concerns",
+                            "nfa_gw", "send_nfa", "archive", "nfa_end", "sub_decide", "route_gw",
+                            "front_door_end"]
     assert sent(hub, contact) == [("nfa_to_referrer", REFERRER, at("2026-11-23T11:00:00Z"))]
     assert [n["kind"] for n in hub.case_notes(contact)] == ["archived"]
 
@@ -398,7 +413,7 @@ def test_an_information_request_is_collated_and_sent_after_management_oversight(
     hub.complete(contact, "collate_information", information="Known to Early Help in 2024.")
     assert open_tasks(hub, contact) == [("approve_information", MANAGER)]
     # sent back once, then approved
-    hub.complete(contact, "approve_information", approved=False,
+    hub.complete(contact, "approve_information", approved=False, send_back=True,
                  reasons="Remove the sibling's details.")
     assert open_tasks(hub, contact) == [("collate_information", "Business Support Officer")]
     hub.complete(contact, "collate_information",
@@ -408,7 +423,7 @@ def test_an_information_request_is_collated_and_sent_after_management_oversight(
     view = hub.view(contact)
     assert view["outcome"] == "information_shared"
     assert view["path"] == [
-        *FRONT, "verify", "verify_gw", "collate_merge", "collate_information",
+        *FRONT, *VERIFIED, "collate_merge", "collate_information",
         "approve_information", "approve_gw", "collate_merge", "collate_information",
         "approve_information", "approve_gw", "send_information", "information_end", "sub_decide",
         "route_gw", "front_door_end"]
@@ -477,10 +492,12 @@ def test_consent_may_be_overridden_only_at_level_4_with_reasons(hub: Hub) -> Non
          consent_override_reasons=["risk_of_harm", "crime_detection"],
          history_analysis="Two previous contacts about bruising.")
     [recorded] = [h["changes"] for h in hub.view(contact)["history"] if h["element_id"] == "brag"]
+    # the crime, immediate risk and missing fields are the contact's, prefilled and kept
     assert recorded == {"rag": "RED", "consent_decision": "overridden",
                         "consent_override_reasons": ["risk_of_harm", "crime_detection"],
                         "threshold_level": 4,
-                        "history_analysis": "Two previous contacts about bruising."}
+                        "history_analysis": "Two previous contacts about bruising.",
+                        "crime_suspected": False, "immediate_risk": False, "missing": False}
 
 
 def test_a_re_referral_within_3_months_of_closure_is_flagged_for_the_brag(hub: Hub) -> None:
@@ -509,9 +526,9 @@ def test_a_suspected_crime_is_notified_to_the_police_at_receipt_before_any_work(
     contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True)  # Mon 23 Nov 10:00
     # told at once, before verification has started: nobody has had to do anything yet
     assert sent(hub, contact) == [("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
-    assert hub.view(contact)["path"][:7] == [
-        "contact_received", "receive_contact", "look_up_case_records", "crime_gw",
-        "notify_police", "crime_merge", "decide_start"]
+    assert hub.view(contact)["path"][:8] == [
+        "contact_received", "receive_contact", "look_up_case_records", "concerns_start",
+        "police_gw", "notify_police", "police_told", "police_merge"]
     assert open_tasks(hub, contact) == [("verify", "Business Support Information Officer")]
     # rated and opened later: Stage 3 starts with the RAG rating and the police are not told twice
     verify(hub, contact)
@@ -519,7 +536,8 @@ def test_a_suspected_crime_is_notified_to_the_police_at_receipt_before_any_work(
     hub.advance(to="2026-11-23T11:00:00Z")
     through_stage_3(hub, contact, "RED", "s47")
     view = hub.view(contact)
-    assert took(view["path"], "respond_start", "assess_start", "rag_gw", "ra_start")
+    assert took(view["path"], "respond_start", "respond_merge", "assess_start", "rag_gw",
+                "ra_start")
     assert view["path"].count("notify_police") == 1
     assert sent(hub, contact, "police_notification") == [
         ("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
@@ -535,9 +553,10 @@ def test_a_crime_suspected_contact_that_is_not_accepted_still_notified_the_polic
     view = hub.view(contact)
     assert view["outcome"] == "nfa"
     assert view["path"] == [
-        "contact_received", "receive_contact", "look_up_case_records", "crime_gw",
-        "notify_police", "crime_merge", *FRONT[5:], "verify", "verify_gw", "nfa_oversight",
-        "nfa_gw", "send_nfa", "archive", "nfa_end", "sub_decide", "route_gw", "front_door_end"]
+        "contact_received", "receive_contact", "look_up_case_records", "concerns_start",
+        "police_gw", "notify_police", "police_told", "police_merge", *FRONT[6:], *VERIFIED,
+        "nfa_oversight", *CONCERNS, "nfa_concerns", "nfa_gw", "send_nfa", "archive", "nfa_end",
+        "sub_decide", "route_gw", "front_door_end"]
     # the police at receipt (Mon 10:00), the referrer's standardised email at the NFA (11:00)
     assert sent(hub, contact) == [
         ("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z")),
@@ -569,15 +588,15 @@ def test_a_crime_suspected_contact_notifies_the_police_whatever_happens_to_it_ne
         case_records(hub, *records)
     contact = receive(hub, "2026-11-23T10:00:00Z", crime_suspected=True, **changes)
     assert sent(hub, contact) == [("police_notification", POLICE_MAILBOX, at("2026-11-23T10:00:00Z"))]
-    assert took(hub.view(contact)["path"], "crime_gw", "notify_police", "crime_merge",
-                "decide_start")
+    assert took(hub.view(contact)["path"], "police_gw", "notify_police", "police_told",
+                "police_merge", "receipt_concerns", "missing_gw")
     assert [task for task, _ in open_tasks(hub, contact)] == ([first_task] if first_task else [])
 
 
 def test_a_contact_with_no_crime_suspected_does_not_notify_the_police(hub: Hub) -> None:
     contact = receive(hub, "2026-11-23T10:00:00Z")
     path = hub.view(contact)["path"]
-    assert took(path, "look_up_case_records", "crime_gw", "crime_merge", "decide_start")
+    assert took(path, "look_up_case_records", "police_gw", "police_merge", "receipt_concerns")
     assert "notify_police" not in path
     assert sent(hub, contact) == []
 
@@ -691,7 +710,7 @@ def test_a_late_management_decision_misses_the_rag_timescale_and_the_outcome_let
 
 # -- the diagrams as a process owner saves them -------------------------------------------------
 
-OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn")
+OURS = ("first_response.bpmn", "missing_child.bpmn", "ppn_meeting.bpmn", "raise_concerns.bpmn")
 
 
 def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
@@ -702,6 +721,9 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
         red = receive(hub, "2026-11-23T18:00:00Z", immediate_risk=True, crime_suspected=True)
         police = receive(hub, "2026-11-23T18:30:00Z", channel="ppn")
         missing = receive(hub, "2026-11-23T19:00:00Z", missing=True)
+        # the redirect's authority prefilled (defaultValue) and the crime recorded at
+        # verification (a form field prefilled from the contact) survive the modeller too
+        dorset = receive(hub, "2026-11-23T19:30:00Z", child={"postcode": "DT1 1AA"})
         hub.advance(to="2026-11-24T09:00:00Z")
         brag(hub, red, rag="RED", threshold_level=4, consent_decision="overridden",
              consent_override_reasons=["risk_of_harm"])
@@ -717,7 +739,8 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
         hub.complete(meeting, "hold_meeting")
         hub.complete(meeting, "rate_ppn", rag="GREEN", threshold_level=2)
         through_stage_3(hub, police, "GREEN", "signpost")
-        views = [hub.view(i) for i in (red, missing, police, meeting)]
+        hub.complete(dorset, "redirect")
+        views = [hub.view(i) for i in (red, missing, police, meeting, dorset)]
         return [{"outcome": v["outcome"], "path": v["path"], "flows": v["flows"],
                  "deadlines": v["deadlines"], "flags": v["flags"],
                  "tasks": [(h["element_id"], h["role"]) for h in v["history"]
@@ -733,5 +756,7 @@ def test_the_engine_runs_the_diagrams_saved_by_the_modeller_as_the_originals(
     original, saved = modeller_saved(OURS, tmp_path)
     diagrams.load([saved])  # validates as the originals do
     expected = _run_samples(original, tmp_path / "original.sqlite")
-    assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None]
+    assert [e["outcome"] for e in expected] == ["s47", "early_help", "signpost", None, "redirected"]
+    assert expected[-1]["notifications"][0][:2] == ("redirect_to_local_authority",
+                                                    "childrens.advice@dorset.invalid")
     assert _run_samples(saved, tmp_path / "saved.sqlite") == expected

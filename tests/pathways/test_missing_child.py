@@ -15,6 +15,7 @@ import pytest
 from engine.service import FormRejected
 from tests.pathways.harness import CONTACT, Hub, merged
 from tests.pathways.test_first_response import (
+    CONCERNS,
     MANAGER,
     MANAGERS_MAILBOX,
     assess_in_mash,
@@ -32,11 +33,13 @@ POLICE_REFERRER = {"name": "PC Jo Jones", "kind": "professional", "agency": "Dor
 ALLOCATED_CHILD = {"child_id": "C400", "status": "open", "allocated_worker": "Alex Worker",
                    "worker_email": "a.worker@bcp.invalid", "team": "Assessment Team 2"}
 
-# First response up to the call of Pathway 2.
-TO_PATHWAY_2 = ["contact_received", "receive_contact", "look_up_case_records", "crime_gw",
-                "crime_merge", "decide_start", "red_gw", "red_merge", "missing_gw", "to_missing_end",
-                "sub_decide", "route_gw", "missing_received", "missing_receive", "missing_look_up",
-                "allocated_gw"]
+# Pathway 2's own receipt: recorded, looked up, and a crime or immediate risk told at once
+# (nothing twice: First response's receipt has told whoever had to be told).
+MISSING_RECEIPT = ["missing_received", "missing_receive", "missing_look_up", *CONCERNS,
+                   "missing_receipt_concerns", "allocated_gw"]
+# First response up to the call of Pathway 2: straight from receipt, before Stages 1-2.
+TO_PATHWAY_2 = ["contact_received", "receive_contact", "look_up_case_records", *CONCERNS,
+                "receipt_concerns", "missing_gw", "missing_merge", *MISSING_RECEIPT]
 
 
 def report_missing(hub: Hub, received_at: str, **changes: Any) -> str:
@@ -74,11 +77,9 @@ def test_a_missing_child_with_an_allocated_worker_is_reported_to_the_allocated_t
                             "missing_forwarded_end", "missing_pathway", "missing_end"]
     # not forwarded as an ordinary open case: the missing person report has its own branch
     assert "forward" not in view["path"]
-    # the decision (Pathway 2) was made at once, on receipt; no RAG timescale or outcome letter
-    # on this branch
-    assert [d["name"] for d in view["deadlines"]] == ["decision"]
-    assert deadline(hub, contact, "decision") == (
-        at("2026-11-23T10:00:00Z"), at("2026-11-24T17:15:00Z"), at("2026-11-23T10:00:00Z"), True)
+    # the report went to the worker's team at once, on receipt: no BRAG, so no decision
+    # deadline, and no RAG timescale or outcome letter on this branch
+    assert view["deadlines"] == []
 
 
 def test_a_missing_person_report_can_start_the_pathway_on_its_own(hub: Hub) -> None:
@@ -87,8 +88,7 @@ def test_a_missing_person_report_can_start_the_pathway_on_its_own(hub: Hub) -> N
     data = merged(CONTACT, {"missing": True, "referrer": POLICE_REFERRER, "child": {"id": "C400"}})
     report = hub.start("missing_child", data)
     view = hub.view(report)
-    assert view["path"] == ["missing_received", "missing_receive", "missing_look_up",
-                            "allocated_gw", "send_missing_report"]
+    assert view["path"] == [*MISSING_RECEIPT, "send_missing_report"]
     [received] = [h["changes"] for h in view["history"] if h["element_id"] == "missing_receive"]
     assert received["received_at"] == "2026-11-23T14:00:00Z"
     assert len(sent(hub, report, "missing_person_report")) == 5
@@ -100,18 +100,18 @@ def test_a_missing_person_report_can_start_the_pathway_on_its_own(hub: Hub) -> N
 def test_a_missing_child_without_an_allocated_worker_is_bragged_opened_and_assessed_in_mash(
         hub: Hub) -> None:
     contact = report_missing(hub, "2026-11-23T10:00:00Z")
-    assert hub.view(contact)["path"] == TO_PATHWAY_2
+    assert hub.view(contact)["path"] == [*TO_PATHWAY_2, "bragged_gw"]
     assert open_tasks(hub, contact) == [("missing_brag", MANAGER)]
     hub.advance(to="2026-11-23T10:30:00Z")
     brag_missing(hub, contact, rag="RED")
     assert open_tasks(hub, contact) == [("missing_open_contact", "Business Support Officer")]
     hub.advance(to="2026-11-23T10:45:00Z")
     hub.complete(contact, "missing_open_contact", contact_reference="MOS-9")
-    # the Record of Missing Child form and the MASH risk assessment go ahead together, both
-    # due on the RAG timescale: RED, 4 working hours from 10:45
+    # the Record of Missing Child form and the MASH risk assessment go ahead together; the
+    # assessment and decision are due on the RAG timescale: RED, 4 working hours from 10:45
     tasks = {t["element_id"]: (t["role"], t["due"]) for t in hub.tasks(contact)}
     assert tasks == {
-        "record_missing_child": ("CE & Missing Team Manager", at("2026-11-23T14:45:00Z")),
+        "record_missing_child": ("CE & Missing Team Manager", None),
         "allocate_social_worker": ("Pod Assistant Team Manager", at("2026-11-23T14:45:00Z"))}
     hub.advance(to="2026-11-23T12:00:00Z")
     hub.complete(contact, "record_missing_child", record_notes="Episode 3 this year.")
@@ -124,17 +124,18 @@ def test_a_missing_child_without_an_allocated_worker_is_bragged_opened_and_asses
     view = hub.view(contact)
     assert view["outcome"] == "s17"
     assert view["rag"] == "RED"
-    assert took(view["path"], "allocated_gw", "missing_brag", "missing_open_contact",
-                "missing_open", "missing_respond_start", "missing_assess_start", "missing_split",
-                "missing_join", "missing_decision", "missing_assess_end", "missing_assess",
-                "missing_reengage_gw", "missing_reengage_merge", "missing_tell_referrer",
-                "missing_respond_end", "missing_respond", "missing_record", "missing_decided_end",
-                "missing_pathway", "missing_end")
-    assert "missing_ask_previous_worker" not in view["path"]
-    assert took(view["path"], "missing_split", "record_missing_child", "missing_join")
-    assert took(view["path"], "missing_split", "ra_start", "allocate_social_worker", "assess_risk",
+    assert took(view["path"], "allocated_gw", "bragged_gw", "missing_brag",
+                "missing_brag_concerns", "bragged_merge", "missing_open_contact", "missing_open",
+                "missing_split", "record_missing_child", "record_done_end")
+    assert took(view["path"], "missing_split", "missing_respond_start", "missing_respond_merge",
+                "missing_assess_start", "ra_start", "allocate_social_worker", "assess_risk",
                 "hold_strategy_discussion", "draft_plans", "ra_end", "missing_risk_assessment",
-                "missing_join")
+                "missing_found_red_gw", "missing_decision", "missing_decision_concerns",
+                "missing_assess_end", "missing_assess", "missing_rerate_gw", "missing_reengage_gw",
+                "missing_reengage_merge", "missing_tell_referrer", "missing_respond_end",
+                "missing_respond", "missing_record", "missing_decided_end", "missing_pathway",
+                "missing_end")
+    assert "missing_ask_previous_worker" not in view["path"]
     assert deadline(hub, contact, "rag_timescale") == (
         at("2026-11-23T10:45:00Z"), at("2026-11-23T14:45:00Z"), at("2026-11-23T14:00:00Z"), True)
     # the referrer (the police officer who reported the child missing) is told the outcome in
@@ -158,10 +159,14 @@ def test_the_missing_pathways_rag_timescale_breach_is_told_and_the_work_carries_
     assert took(hub.view(contact)["path"], "missing_rag_timescale_due",
                 "missing_rag_timescale_breach", "missing_rag_timescale_breach_end")
     assess_in_mash(hub, contact)
-    # the join waits for the Record of Missing Child form too
-    assert open_tasks(hub, contact) == [("record_missing_child", "CE & Missing Team Manager")]
-    hub.complete(contact, "record_missing_child")
+    # the decision does not wait for the Record of Missing Child form, nor the form for it:
+    # the contact ends when both are done
+    assert sorted(open_tasks(hub, contact)) == [
+        ("missing_decision", MANAGER), ("record_missing_child", "CE & Missing Team Manager")]
     hub.complete(contact, "missing_decision", outcome="early_help")
+    assert hub.view(contact)["state"] != "completed"
+    hub.complete(contact, "record_missing_child")
+    assert hub.view(contact)["state"] == "completed"
     assert hub.view(contact)["outcome"] == "early_help"
     assert deadline(hub, contact, "rag_timescale") == (
         at("2026-11-23T16:00:00Z"), at("2026-11-25T14:30:00Z"), at("2026-11-25T15:00:00Z"), False)
@@ -183,8 +188,8 @@ def test_a_missing_child_flagged_red_out_of_hours_alerts_out_of_hours_then_takes
     contact = report_missing(hub, "2026-11-23T22:00:00Z", immediate_risk=True)  # Mon 22:00
     view = hub.view(contact)
     assert view["flags"] == ["immediate_risk"]
-    assert took(view["path"], "flag_red", "alert_out_of_hours", "missing_gw", "to_missing_end",
-                "missing_received", "allocated_gw")
+    assert took(view["path"], "flag_red", "alert_out_of_hours", "receipt_concerns", "missing_gw",
+                "missing_merge", "missing_received", "allocated_gw")
     assert sent(hub, contact) == [
         ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-23T22:00:00Z"))]
     assert open_tasks(hub, contact) == [("missing_brag", MANAGER)]

@@ -110,7 +110,7 @@ def test_a_ppn_waits_for_the_next_working_days_meeting_and_carries_on_with_its_r
     contact = ppn(hub, "2026-11-27T15:00:00Z")  # Fri 27 Nov 15:00
     view = hub.view(contact)
     assert view["state"] == "waiting"
-    assert view["path"][-2:] == ["open_case_gw", "ppn_gw"]
+    assert view["path"][-2:] == ["bcp_merge", "ppn_gw"]
     assert hub.tasks(contact) == []  # nobody verifies or BRAGs a PPN: the meeting rates it
     hub.advance(to="2026-11-30T10:00:00Z")  # the weekend passes; Mon 30 Nov 10:00
     meeting = meeting_at(hub, "2026-11-30T10:00:00Z")

@@ -47,8 +47,8 @@ def test_the_diagrams_settings_change_what_the_engine_does(database_url: str,
         tmp_path,
         ('<camunda:property name="re_referral_months" value="3" />',
          '<camunda:property name="re_referral_months" value="2" />'),
-        ('working_hours(4, since=opened_at) if rag == "RED"',
-         'working_hours(2, since=opened_at) if rag == "RED"'))
+        ('working_hours(4, since=rag_since) if rag == "RED"',
+         'working_hours(2, since=rag_since) if rag == "RED"'))
     other = Hub(database_url.replace(".sqlite", "-2.sqlite") if database_url.startswith("sqlite")
                 else database_url, start="2026-11-23T10:00:00+00:00", processes=changed,
                 case_records=CLOSED)

@@ -36,6 +36,18 @@ def service(week: Week) -> Iterator[tuple[TestClient, dict[str, str]]]:
         yield client, tokens
 
 
+def signed_in(client: TestClient, week: Week, token: str) -> None:
+    """A web session for the token, as signing in on the page opens one."""
+    from engine.api.auth import caller_for
+    from engine.web.pages.signin import open_session
+    from engine.web.session import COOKIE
+
+    engine = week.hub.engine
+    caller = caller_for(engine.store, token, engine.clock.now())
+    assert caller is not None
+    client.cookies.set(COOKIE, open_session(engine.store, caller, engine.clock.now()))
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -235,7 +247,7 @@ def cells(html: str, table_id: str) -> list[list[str]]:
 def test_every_figure_on_the_dashboard_page(
         week: Week, service: tuple[TestClient, dict[str, str]]) -> None:
     client, tokens = service
-    client.cookies.set("mash_session", tokens["manager"])
+    signed_in(client, week, tokens["manager"])
     try:
         page = client.get(f"/dashboard?from={PERIOD[0]}&to={PERIOD[1]}")
     finally:
@@ -284,11 +296,11 @@ def test_pages_for_managers_only_and_downloads_keep_names_to_the_allowed(
         week: Week, service: tuple[TestClient, dict[str, str]]) -> None:
     client, tokens = service
     try:
-        client.cookies.set("mash_session", tokens["bsio"])
+        signed_in(client, week, tokens["bsio"])
         assert client.get("/dashboard").status_code == 403
         assert client.get("/processes/first_response").status_code == 403
         assert "Timeliness" not in client.get("/inbox").text
-        client.cookies.set("mash_session", tokens["pod"])
+        signed_in(client, week, tokens["pod"])
         page = client.get(f"/dashboard?from={PERIOD[0]}&to={PERIOD[1]}")
         assert page.status_code == 200 and "names=yes" not in page.text
         assert client.get(f"/dashboard/contacts.csv?from={PERIOD[0]}&to={PERIOD[1]}&names=yes"

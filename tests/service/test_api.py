@@ -146,16 +146,16 @@ def test_reading_an_instance_needs_a_task_in_it_and_is_audited(service: Service)
 
 def test_deadlines_due_and_breached_as_the_virtual_clock_moves(service: Service) -> None:
     created = submit(service)
-    due = service.call("manager", "GET", "/deadlines", params={"state": "due"}).json()
+    due = service.call("bsio", "GET", "/deadlines", params={"state": "due"}).json()
     assert due == [{"instance_id": created["id"], "name": "decision",
                     "due": "2026-11-24T17:15:00Z", "done_at": None, "met": None}]
-    assert service.call("manager", "GET", "/deadlines",
+    assert service.call("bsio", "GET", "/deadlines",
                         params={"state": "soon"}).status_code == 422
     assert service.call("manager", "POST", "/clock/advance",
                         json={"by": "PT48H"}).status_code == 403
     moved = service.call("admin", "POST", "/clock/advance", json={"to": "2026-11-25T09:00:00Z"})
     assert moved.json() == {"now": "2026-11-25T09:00:00Z"}
-    breached = service.call("manager", "GET", "/deadlines", params={"state": "breached"}).json()
+    breached = service.call("bsio", "GET", "/deadlines", params={"state": "breached"}).json()
     assert [(b["name"], b["met"]) for b in breached] == [("decision", False)]
     assert service.call("admin", "POST", "/clock/advance", json={"by": "later"}).status_code == 422
 
@@ -171,18 +171,18 @@ def test_metrics_are_counts_only_and_for_admin(service: Service) -> None:
 
 def test_a_disagreement_links_to_its_contact_and_never_blocks_it(service: Service) -> None:
     created = submit(service)
-    raised = service.call("manager", "POST", "/disagreements",
+    raised = service.call("bsio", "POST", "/disagreements",
                           json={"raised_by": "Dr A. Partner", "about": created["id"],
                                 "summary": "We think the threshold is met."})
     assert raised.status_code == 201  # first, professional to professional
     assert task_of(service, "professional", raised.json()["id"])["element_id"] == \
         "resolve_informally"
-    escalated = service.call("manager", "POST", "/disagreements",
+    escalated = service.call("bsio", "POST", "/disagreements",
                              json={"raised_by": {"name": "Dr A. Partner", "agency": "GP"},
                                    "about": created["id"], "informal_attempt_failed": True})
     assert task_of(service, "stage1", escalated.json()["id"])["element_id"] == "stage_1_response"
     assert task_of(service, "bsio", created["id"])["element_id"] == "verify"
-    wrong = service.call("manager", "POST", "/disagreements",
+    wrong = service.call("bsio", "POST", "/disagreements",
                          json={"raised_by": "x", "about": "no-such-contact"})
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "about"
 

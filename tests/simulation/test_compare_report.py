@@ -41,9 +41,9 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]
     shutil.copytree(PROCESSES, after)
     diagram = after / "first_response.bpmn"
     text = diagram.read_text(encoding="utf-8")
-    assert text.count("working_hours(4, since=opened_at)") == 1
-    diagram.write_text(text.replace("working_hours(4, since=opened_at)",
-                                    "working_hours(2, since=opened_at)"), encoding="utf-8")
+    timer = '"bpmn:tFormalExpression">working_hours(4, '  # RED's timescale in the timer
+    assert text.count(timer) == 1
+    diagram.write_text(text.replace(timer, timer.replace("(4, ", "(2, ")), encoding="utf-8")
     document = copy.deepcopy(SCENARIO)
     scenario = folder / "scenario.json"
     scenario.write_text(json.dumps(document))

@@ -41,12 +41,44 @@ def test_every_page_needs_a_valid_token_kept_out_of_reach_of_scripts(hub: Hub,
     assert session["httpOnly"] and session["sameSite"] == "Strict"
     assert "mash_session" not in page.evaluate("document.cookie")
 
+    assert session["value"] != hub.manager and hub.manager not in session["value"]
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out")).to_be_visible()
     assert not [c for c in context.cookies() if c["name"] == "mash_session"]
     page.goto("/inbox")
     assert path_of(page) == "/signin"
+    context.add_cookies([{k: session[k] for k in  # (the cookie as it was)
+                          ("name", "value", "domain", "path", "httpOnly", "sameSite")}])
+    page.goto("/inbox")  # the cookie of a signed-out session, kept somewhere: worthless
+    assert path_of(page) == "/signin"
     context.close()
+
+
+def test_a_claimed_task_is_kept_for_its_holder_until_released(hub: Hub, browser: Browser) -> None:
+    instance_id, task_id = new_case(hub, "Kit Marsh", "C20005")
+    first, first_page = new_page(browser, hub.url)
+    second, second_page = new_page(browser, hub.url)
+    sign_in(first_page, hub.manager, f"/inbox/{task_id}")
+    sign_in(second_page, hub.manager_2, f"/inbox/{task_id}")
+    first_page.get_by_role("button", name="Claim the task").click()
+    expect(first_page.locator(".claim")).to_contain_text("You have claimed this task")
+
+    second_page.reload()
+    expect(second_page.locator(".claim")).to_contain_text("Maya Manager has claimed this task")
+    fill_brag(second_page, "GREEN", "2", "confirmed", [])
+    assert submit(second_page) == 409
+    expect(second_page.get_by_role("alert")).to_contain_text("Your answers were not saved")
+    assert instance(hub.service, hub.admin, instance_id)["rag"] is None
+
+    # Mo manages too, so may take the claim off Maya; then Mo's answers go in.
+    second_page.get_by_role("button", name="Release their claim").click()
+    expect(second_page.locator(".claim")).to_contain_text("Nobody has claimed this task")
+    fill_brag(second_page, "GREEN", "2", "confirmed", [])
+    assert submit(second_page) == 303
+    assert instance(hub.service, hub.admin, instance_id)["rag"] == "GREEN"
+    first.close()
+    second.close()
 
 
 def test_the_inbox_lists_the_roles_open_tasks_with_working_time_left(hub: Hub,
@@ -221,7 +253,11 @@ def test_a_breach_appears_on_the_board_when_the_clock_passes_a_deadline(own_hub:
 
     status, moved = hub.service.call("POST", "/clock/advance", hub.admin, {"by": "PT8H"})
     assert status == 200 and moved["now"] == "2026-11-23T17:00:00Z"
-    page.reload()
+    page.reload()  # eight hours without a page: signed out, and back to the board after
+    assert path_of(page) == "/signin"
+    page.get_by_label("Access token").fill(hub.manager)
+    page.get_by_role("button", name="Sign in").click()
+    assert path_of(page) == "/board"
     expect(page.locator(".hub-time")).to_contain_text("17:00")
     breached = _board_rows(page, "breached").filter(has_text="Casey White")
     expect(breached).to_have_count(1)
@@ -250,4 +286,20 @@ def test_a_breach_appears_on_the_board_when_the_clock_passes_a_deadline(own_hub:
         expect(rows.first.locator(".tag-overdue")).to_have_text(re.compile("Overdue"))
         expect(rows.first).to_contain_text("overdue by")
     screenshot(page, "inbox.png")
+    context.close()
+
+
+def test_the_api_reference_draws_with_nothing_from_another_site(hub: Hub, browser: Browser) -> None:
+    context, page = new_page(browser, hub.url)
+    addresses: list[str] = []
+    problems: list[str] = []
+    context.on("request", lambda request: addresses.append(request.url))
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("mash")
+    expect(page.locator(".opblock-summary-path", has_text="/contacts").first).to_be_visible()
+    assert addresses and all(a.startswith(hub.url) or a.startswith("data:") for a in addresses), \
+        [a for a in addresses if not a.startswith(hub.url)]
+    assert problems == []  # nothing refused by the page's Content-Security-Policy
     context.close()

@@ -14,7 +14,7 @@ from ...service import Engine
 from .. import timing
 from ..formfields import Posted
 from ..render import page
-from ..session import Session
+from ..session import FormTooLarge, Session
 
 
 def chrome(engine: Engine, session: Session, current: str) -> dict[str, Any]:
@@ -29,10 +29,17 @@ def chrome(engine: Engine, session: Session, current: str) -> dict[str, Any]:
     }
 
 
+MAX_FORM_FIELDS = 500  # the longest task form has a few dozen; more is not a person typing
+
+
 async def posted(request: Request) -> Posted:
-    """A posted HTML form (application/x-www-form-urlencoded) as field -> values."""
+    """A posted HTML form (application/x-www-form-urlencoded) as field -> values; more than
+    MAX_FORM_FIELDS fields is refused (413) before anything reads them."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True, max_num_fields=500)
+    try:
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise FormTooLarge() from None
 
 
 def first(form: Posted, name: str) -> str | None:
