@@ -219,9 +219,11 @@ def main() -> int:
             conn.execute(sa.text("ANALYZE"))
             conn.commit()
         results["PostgreSQL"] = measure(url, "PostgreSQL", args.explain)
+    # The target is for the pages people open (their default period, the last 28 days);
+    # the year-long views and the metrics scrape are measured and printed, not held to it.
     over = [(db, name) for db, found in results.items() for name, ms in found.items()
-            if ms >= TARGET_MS and "a year" not in name]
-    print("\npages of the default period under 300 ms on both databases"
+            if ms >= TARGET_MS and "28 days" in name]
+    print("\nthe pages of the default period under 300 ms on both databases"
           if not over else f"\nOVER 300 ms: {over}")
     return 1 if over else 0
 
