@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -438,3 +438,49 @@ def calendar_for(processes: Path) -> WorkingCalendar:
     calendar = WorkingCalendar(config)
     _calendars[path] = (stamp, calendar)
     return calendar
+
+
+# --- who is on duty ------------------------------------------------------------------------
+
+# A week with no bank holiday in England, to read the weekly pattern from.
+_PLAIN_WEEK = date(2026, 6, 8)  # a Monday
+
+
+def duty_gaps(config: CalendarConfig) -> list[str]:
+    """Times when neither the Hub nor the Out of Hours service is on duty: a contact then
+    waits, and an immediate safeguarding concern alerts nobody (seed 000 gives each service's
+    hours; these are the times between them). One sentence per gap, in local time."""
+    from engine.calendar import WorkingCalendar
+
+    calendar = WorkingCalendar(config)
+    zone = ZoneInfo(config.time_zone)
+    gaps: list[str] = []
+
+    def uncovered(day: date) -> list[str]:
+        runs: list[str] = []
+        start: time | None = None
+        for minute in range(24 * 60 + 1):
+            wall = (time(minute // 60, minute % 60) if minute < 24 * 60 else None)
+            covered = wall is None or _on_duty(calendar, day, wall, zone)
+            if not covered and start is None:
+                start = wall
+            elif covered and start is not None:
+                runs.append(f"{start:%H:%M}-{'24:00' if wall is None else f'{wall:%H:%M}'}")
+                start = None
+        return runs
+
+    for offset in range(7):
+        day = _PLAIN_WEEK + timedelta(days=offset)
+        for run in uncovered(day):
+            gaps.append(f"every {WEEKDAYS[day.weekday()]} {run}")
+    for closure in config.closures:
+        for run in uncovered(closure.day):
+            gaps.append(f"{closure.day.isoformat()} ({closure.reason or 'closure'}) {run}")
+    if not config.out_of_hours.bank_holidays:
+        gaps.append("bank holidays, all day (out_of_hours.bank_holidays = false)")
+    return gaps
+
+
+def _on_duty(calendar: WorkingCalendar, day: date, wall: time, zone: ZoneInfo) -> bool:
+    at = datetime.combine(day, wall, zone)
+    return calendar.is_hub_open(at) or calendar.is_out_of_hours(at)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .calendar_config import _display_name, _KeyLines, _syntax_message
+
 DIRECTORY_FILE = "directory.toml"
 TEAM_KEYS = ("manager", "assistant_manager", "business_support")
 
@@ -51,37 +53,72 @@ class RoleDirectory:
 
 
 def _email(value: Any) -> bool:
-    return isinstance(value, str) and "@" in value and " " not in value.strip()
+    return isinstance(value, str) and "@" in value and " " not in value.strip() \
+        and len(value) <= 320
 
 
 def load_directory(processes: Path) -> RoleDirectory:
+    """The directory beside the diagrams (empty if there is none); raises DirectoryError
+    naming the file, the line and the fix of the first problem."""
+    directory, problems = read_directory(processes)
+    if problems:
+        raise DirectoryError(problems[0])
+    return directory
+
+
+def read_directory(processes: Path) -> tuple[RoleDirectory, list[str]]:
+    """The directory and every problem in it, one line each (`file line N: what to do`)."""
     path = processes / DIRECTORY_FILE
+    shown = _display_name(path)
     if not path.exists():
-        return RoleDirectory(source=str(path))
+        return RoleDirectory(source=str(path)), []
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return RoleDirectory(source=str(path)), [f"{shown}: cannot be read ({err})"]
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise DirectoryError(f"{path}: {err}") from None
-    unknown = set(document) - {"roles", "authorities", "teams"}
-    if unknown:
-        raise DirectoryError(f"{path}: unknown section [{sorted(unknown)[0]}]; "
-                             "use [roles], [authorities] and [teams.NAME]")
+        return RoleDirectory(source=str(path)), [_syntax_message(shown, err, text)]
+    lines = _KeyLines(text)
+    problems: list[str] = []
+
+    def fail(where: tuple[str | int, ...], message: str) -> None:
+        line = lines.line(where)
+        problems.append(f"{shown} line {line}: {message}" if line else f"{shown}: {message}")
+
+    for section in document:
+        if section not in ("roles", "authorities", "teams"):
+            fail((section,), f"unknown section [{section}]; use [roles], [authorities] and "
+                 "[teams.NAME]")
+    sections = {}
+    for section in ("roles", "authorities", "teams"):
+        value = document.get(section, {})
+        if not isinstance(value, dict):
+            fail((section,), f"{section} must be a table, [{section}]")
+            value = {}
+        sections[section] = value
     roles: dict[str, list[str]] = {}
-    for role, value in document.get("roles", {}).items():
+    for role, value in sections["roles"].items():
         addresses = [value] if isinstance(value, str) else value
         if not isinstance(addresses, list) or not addresses or not all(map(_email, addresses)):
-            raise DirectoryError(f"{path}: role {role!r}: give an email address or a list of them")
+            fail(("roles", role), f"role {role!r}: give an email address or a list of them, "
+                 'e.g. "duty.sw@example.org" or ["a@example.org", "b@example.org"]')
+            continue
         roles[role] = addresses
     authorities: dict[str, str] = {}
-    for name, value in document.get("authorities", {}).items():
+    for name, value in sections["authorities"].items():
         if not _email(value):
-            raise DirectoryError(f"{path}: authority {name!r}: give its email address")
+            fail(("authorities", name), f"authority {name!r}: give its front door's email "
+                 "address")
+            continue
         authorities[name] = value
     teams: dict[str, dict[str, str]] = {}
-    for name, value in document.get("teams", {}).items():
+    for name, value in sections["teams"].items():
         if not isinstance(value, dict) or set(value) - set(TEAM_KEYS) or \
                 not all(map(_email, value.values())):
-            raise DirectoryError(f"{path}: team {name!r}: give {', '.join(TEAM_KEYS)} as email "
-                                 "addresses")
+            fail(("teams", name), f"team {name!r}: give {', '.join(TEAM_KEYS)} as email "
+                 "addresses")
+            continue
         teams[name] = value
-    return RoleDirectory(roles, authorities, teams, str(path))
+    return RoleDirectory(roles, authorities, teams, str(path)), problems

@@ -20,7 +20,7 @@ import re
 from datetime import date
 from typing import Any
 
-from .expressions import ExpressionEnvironment, ExpressionError, check
+from .expressions import SAFE_BUILTIN_NAMES, ExpressionEnvironment, ExpressionError, check
 
 TYPES = ("string", "long", "boolean", "date", "enum")
 MAX_TEXT = 20_000
@@ -28,6 +28,8 @@ MAX_ITEMS = 50
 CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
 
 _conditions = ExpressionEnvironment({})
+# A form's conditions run with the plain data builtins only (not the engine's functions).
+_CALLABLE = frozenset(n for n in SAFE_BUILTIN_NAMES if n not in ("True", "False", "None"))
 
 
 def _camunda(node: Any, name: str) -> list[Any]:
@@ -91,13 +93,13 @@ def check_fields(nodes: list[Any]) -> list[str]:
         expression = _default_expression(field.get("default"))
         if expression is not None:
             try:
-                check(expression)
+                check(expression, "eval", _CALLABLE)
             except ExpressionError as err:
                 problems.append(f"form field {field_id!r} default value: {err}")
         for key in ("required_when", "valid_when"):
             if key in field:
                 try:
-                    check(field[key])
+                    check(field[key], "eval", _CALLABLE)
                 except ExpressionError as err:
                     problems.append(f"form field {field_id!r} {key}: {err}")
     return problems

@@ -4,8 +4,16 @@
     def check_postcode(task: HandlerContext) -> None:
         task.data["bcp"] = ...
 
-A service task names its handler in the modeller (Implementation: External, Topic). The
-handler gets a copy of the task's data and the engine's services; its changes to the data
+A service task names its handler in the modeller (Implementation: External, Topic). A handler
+declares the names it leaves in the data, so `mash validate` can tell a condition on a name
+nothing sets (a typo, a deleted field) from one on a handler's output:
+
+    @handler("check_postcode", sets=("postcode_check", "postcode_reason"))
+
+`sets`: names it always leaves in the data (with a value, or None when it has none);
+`empty`: names it leaves present but empty (None) unless they already hold a value, for
+decisions later steps make (so a condition can test them without failing). The handler gets
+a copy of the task's data and the engine's services; its changes to the data
 are kept only if it returns normally, and its database work (case records, the outbox) runs
 in a savepoint of the step's transaction, so a handler that raises leaves nothing behind.
 """
@@ -116,19 +124,41 @@ class HandlerError(Exception):
 
 Handler = Callable[[HandlerContext], dict[str, Any] | None]
 
+
+@dataclass(frozen=True)
+class Outputs:
+    """The names a handler leaves in the task data (see the module's docstring)."""
+
+    sets: frozenset[str] = frozenset()
+    empty: frozenset[str] = frozenset()
+
+
 _HANDLERS: dict[str, Handler] = {}
+_OUTPUTS: dict[str, Outputs] = {}
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register `function` as the handler of service tasks with this topic."""
+def handler(topic: str, sets: tuple[str, ...] = (), empty: tuple[str, ...] = ()
+            ) -> Callable[[Handler], Handler]:
+    """Register `function` as the handler of service tasks with this topic, leaving the
+    names `sets` (and `empty`) in the data."""
+    for name in (*sets, *empty):
+        if not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"handler {topic!r}: {name!r} is not a name diagrams can read")
 
     def register(function: Handler) -> Handler:
         if topic in _HANDLERS and _HANDLERS[topic] is not function:
             raise ValueError(f"two handlers for topic {topic!r}")
         _HANDLERS[topic] = function
+        _OUTPUTS[topic] = Outputs(frozenset(sets), frozenset(empty) - frozenset(sets))
         return function
 
     return register
+
+
+def outputs(topic: str) -> Outputs:
+    """What the handler of `topic` declares it leaves in the data (nothing, if undeclared)."""
+    load_handlers()
+    return _OUTPUTS.get(topic, Outputs())
 
 
 def lookup(topic: str) -> Handler | None:

@@ -87,7 +87,7 @@ def _received(task: HandlerContext) -> date:
     return task.now.astimezone(task.services.calendar.zone).date()
 
 
-@handler("look_up_case_records")
+@handler("look_up_case_records", sets=("open_case", "previous_worker"))
 def look_up_case_records(task: HandlerContext) -> None:
     data = task.data
     data["open_case"] = False
@@ -125,7 +125,7 @@ def add_case_note(task: HandlerContext) -> None:
     task.services.case_records.add_note(child_id, task.instance_id, kind, str(text))
 
 
-@handler("open_contact")
+@handler("open_contact", sets=("opened_at",))
 def open_contact(task: HandlerContext) -> None:
     """Step 4: the contact is opened; the RAG timescale runs from now."""
     task.data["opened_at"] = iso_z(task.now)

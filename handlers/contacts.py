@@ -19,7 +19,7 @@ DECISIONS = (
 FLAGS = ("immediate_risk", "missing", "information_request", "crime_suspected")
 
 
-@handler("receive_contact")
+@handler("receive_contact", sets=("received_at", "flags", *FLAGS, "child", "referrer"), empty=DECISIONS)
 def receive_contact(task: HandlerContext) -> None:
     data = task.data
     data.setdefault("received_at", iso_z(task.now))
@@ -32,7 +32,7 @@ def receive_contact(task: HandlerContext) -> None:
     data.setdefault("referrer", {})
 
 
-@handler("flag")
+@handler("flag", sets=("flags",))
 def flag(task: HandlerContext) -> None:
     name = task.prop("flag")
     flags: list[Any] = task.data.setdefault("flags", [])

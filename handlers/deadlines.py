@@ -11,7 +11,7 @@ from engine.registry import HandlerContext, handler
 from .notify import send
 
 
-@handler("deadline_breach")
+@handler("deadline_breach", sets=("breached_deadline", "breaches"))
 def deadline_breach(task: HandlerContext) -> None:
     name = task.data.get("breached_deadline") or task.prop("deadline")
     task.data["breached_deadline"] = name

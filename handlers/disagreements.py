@@ -55,7 +55,8 @@ def _raised_by(value: Any) -> dict[str, str | None] | None:
     return {**value, **{key: (value.get(key) or None) for key in RAISED_BY_FIELDS}}
 
 
-@handler("receive_disagreement")
+@handler("receive_disagreement", sets=("raised_at", "summary", "about", "raised_by",
+                                      "informal_attempt_failed"), empty=("resolved", "reasons"))
 def receive_disagreement(task: HandlerContext) -> None:
     data = task.data
     raised_at = data.get("raised_at")

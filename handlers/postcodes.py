@@ -92,7 +92,7 @@ def place(postcode: str | None) -> Placement:
     return Placement("other", found.authority, f"{outward} {sector_digit} is in {found.authority}")
 
 
-@handler("check_postcode")
+@handler("check_postcode", sets=("postcode_check", "postcode_reason"))
 def check_postcode(task: HandlerContext) -> None:
     child = task.data.get("child") or {}
     placed = place(child.get("postcode"))

@@ -17,7 +17,7 @@ from engine.store import instances
 MESSAGE = "ppn_rated"
 
 
-@handler("gather_ppns")
+@handler("gather_ppns", sets=("refers_to", "ppns", "meeting_at"))
 def gather_ppns(task: HandlerContext) -> None:
     message = task.properties.get("message", MESSAGE)
     conn = task.services.connection

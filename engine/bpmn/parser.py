@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     CallActivity,
@@ -27,13 +28,16 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import (
     CAMUNDA_MODEL_NS,
+    BusinessRuleTaskParser,
     CallActivityParser,
     CamundaTaskParser,
     SubWorkflowParser,
     UserTaskParser,
 )
 from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 
+from .dmn import MashBusinessRuleTask, MashDMNEngine, runnable
 from .specs import TIMER_CLASSES, HandlerTask
 
 CAMUNDA = f"{{{CAMUNDA_MODEL_NS}}}"
@@ -118,6 +122,17 @@ class OwnCallActivityParser(_OwnPropertiesMixin, CallActivityParser):
     pass
 
 
+class OwnBusinessRuleTaskParser(_OwnPropertiesMixin, BusinessRuleTaskParser):
+    def create_task(self) -> MashBusinessRuleTask:
+        decision_ref = self.get_decision_ref(self.node)
+        return MashBusinessRuleTask(
+            self.spec, self.bpmn_id,
+            dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+            result_variable=self.node.get(f"{CAMUNDA}resultVariable") or None,
+            mapping=self.node.get(f"{CAMUNDA}mapDecisionResult") or "resultList",
+            **self.bpmn_attributes)
+
+
 class MashParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
@@ -127,16 +142,43 @@ class MashParser(CamundaParser):
         full_tag("manualTask"): (OwnTaskParser, ManualTask),
         full_tag("subProcess"): (OwnSubWorkflowParser, CallActivity),
         full_tag("callActivity"): (OwnCallActivityParser, CallActivity),
+        full_tag("businessRuleTask"): (OwnBusinessRuleTaskParser, MashBusinessRuleTask),
         full_tag("startEvent"): (StartEventParser, StartEvent),
         full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
     }
 
+    validator: Any  # BpmnParser's; set aside while SpiffWorkflow reads a DMN file
+
     def __init__(self) -> None:
         super().__init__(validator=_validator())
 
+    def add_dmn_xml(self, node: Any, filename: str | None = None) -> None:
+        """A DMN file, checked against its schema (the validator made once per version of
+        DMN) and read without what SpiffWorkflow's reader cannot take (comments,
+        annotation columns)."""
+        schema = DMN_SCHEMAS.get(etree.QName(node).namespace or "")
+        if schema is not None:
+            if schema not in _DMN_VALIDATORS:
+                _DMN_VALIDATORS[schema] = BpmnValidator(schema)
+            _DMN_VALIDATORS[schema].validate(node, filename)
+        validator, self.validator = self.validator, None
+        try:
+            super().add_dmn_xml(runnable(node), filename)
+        finally:
+            self.validator = validator
+
+    def get_engine(self, decision_ref: str, node: Any) -> MashDMNEngine:
+        if decision_ref not in self.dmn_parsers:
+            raise ValidationException(f"no .dmn file defines decision {decision_ref!r}",
+                                      node=node, file_name="")
+        dmn_parser = self.dmn_parsers[decision_ref]
+        dmn_parser.parse()
+        return MashDMNEngine(dmn_parser.decision.decisionTables[0], decision_ref)
+
 
 _VALIDATOR: BpmnValidator | None = None
+_DMN_VALIDATORS: dict[str, BpmnValidator] = {}
 
 
 def _validator() -> BpmnValidator:

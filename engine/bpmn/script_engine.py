@@ -44,6 +44,18 @@ def _since(value: Any) -> datetime | None:
     raise ValueError(f"since= must be an instant, not {type(value).__name__}")
 
 
+# The longest timescale each function counts (about ten years): the calendar walks day by
+# day, so a mistyped `working_days(1000000)` must be refused, not counted.
+LONGEST = {"working_hours": 20_000, "working_days": 2_500, "hours": 87_660}
+
+
+def _bounded(function: str, n: Any) -> Any:
+    if isinstance(n, int | float) and not isinstance(n, bool) and n > LONGEST[function]:
+        raise ValueError(f"{function}({n}) is longer than any timescale; the limit is "
+                         f"{LONGEST[function]:,}")
+    return n
+
+
 def diagram_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
     """What a diagram's expressions may call, besides plain data builtins."""
 
@@ -51,13 +63,13 @@ def diagram_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Call
         return _since(since) or clock.now()
 
     def working_hours(n: float, since: Any = None) -> str:
-        return iso_z(calendar.working_hours(n, start(since)))
+        return iso_z(calendar.working_hours(_bounded("working_hours", n), start(since)))
 
     def working_days(n: int, since: Any = None) -> str:
-        return iso_z(calendar.working_days(n, start(since)))
+        return iso_z(calendar.working_days(_bounded("working_days", n), start(since)))
 
     def hours(n: float, since: Any = None) -> str:
-        return iso_z(calendar.hours(n, start(since)))
+        return iso_z(calendar.hours(_bounded("hours", n), start(since)))
 
     def now() -> str:
         return iso_z(clock.now())

@@ -51,6 +51,41 @@ def is_iso_literal(expression: str) -> bool:
     return bool(_ISO_LITERAL.match(expression.strip()))
 
 
+# What a person means as an ISO 8601 value even when it is mistyped (P1X, PT4Hours, R/P1X):
+# checked as one, never run as a Python name.
+_MEANT_AS_ISO = re.compile(r"^(R\d*/|P\d|PT\d|P$|PT$|\d{4}-\d{2}-\d{2})", re.IGNORECASE)
+
+EXAMPLES = {"timeDate": "2026-11-30T17:00:00Z", "timeDuration": "PT4H or P2D",
+            "timeCycle": "R/PT1H or R3/2026-11-23T10:00:00Z/P1D"}
+
+
+def meant_as_iso(expression: str) -> bool:
+    return bool(_MEANT_AS_ISO.match(expression.strip()))
+
+
+def literal_problem(kind: str, text: str) -> str | None:
+    """What is wrong with an ISO 8601 timer value of a timer of `kind` (timeDate,
+    timeDuration, timeCycle), read exactly as the timers read it; None when it is right."""
+    value = text.strip()
+    what = {"timeDate": "an ISO 8601 date and time with a zone",
+            "timeDuration": "an ISO 8601 duration or date and time",
+            "timeCycle": "an ISO 8601 repeating interval"}.get(kind, "an ISO 8601 value")
+    if not is_iso_literal(value):
+        return f"{value!r} is not {what}"
+    try:
+        if kind == "timeCycle":
+            ClockCycle._parse(value, datetime(2026, 1, 1, tzinfo=UTC))
+        elif kind == "timeDuration" and value.upper().startswith("P"):
+            if not re.search(r"\d", value):
+                return f"{value!r} is a duration of nothing"
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            instant(value)
+    except Exception:  # SpiffWorkflow raises a plain Exception("Invalid duration")
+        return f"{value!r} is not {what}"
+    return None
+
+
 def timer_value(my_task: Any, expression: str) -> Any:
     if is_iso_literal(expression):
         return expression.strip()

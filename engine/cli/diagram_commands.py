@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from engine import diagrams
+from engine import checking, diagrams
 from engine.settings import processes_dir
 
 from . import CommandError
@@ -16,10 +17,16 @@ from .common import add_database, add_json, add_processes, open_engine, print_js
 def register(subparsers: Any) -> None:
     validate = subparsers.add_parser(
         "validate", help="check diagrams and report every problem",
-        description="Check BPMN files (or folders of them): XML safety, the BPMN schema, and "
-                    "the engine's rules. Lists every problem with file, element and what to do.")
+        description="Check BPMN and DMN files (or folders of them) and the calendar and "
+                    "directory beside them: XML safety, the schemas, the engine's rules, the "
+                    "names every expression reads, then a dry run of every diagram on a "
+                    "throwaway database. Lists every problem with file, element (or line) and "
+                    "what to do; warnings are listed but do not fail.")
     validate.add_argument("paths", nargs="*", metavar="PATH",
                           help="files or folders (default: the processes folder)")
+    validate.add_argument("--no-dry-run", action="store_true",
+                          help="only the checks of the files (quick, while drawing); a deploy "
+                               "always runs the dry run")
     add_processes(validate)
     validate.set_defaults(handler=validate_command)
 
@@ -41,19 +48,38 @@ def validate_command(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}", code=2)
-    try:
-        found = diagrams.load(paths)
-    except diagrams.DiagramError as err:
-        for problem in err.problems:
-            print(problem)
-        noun = "problem" if len(err.problems) == 1 else "problems"
-        raise CommandError(f"{len(err.problems)} {noun}; nothing was deployed") from None
+    report = checking.check(paths, run=not args.no_dry_run)
+    for problem in report.errors + report.warnings:
+        print(problem)
+    if report.errors:
+        noun = "problem" if len(report.errors) == 1 else "problems"
+        raise CommandError(f"{len(report.errors)} {noun}; nothing was deployed")
+    assert report.diagrams is not None
+    found = report.diagrams
     names = ", ".join(sorted(found.models))
-    print(f"{len(found.files)} diagram(s) valid: {names}")
+    bpmn = sum(1 for name in found.files if name.endswith(".bpmn"))
+    print(f"{bpmn} diagram(s) valid: {names}"
+          + (f"; {len(found.decisions)} decision(s): {', '.join(sorted(found.decisions))}"
+             if found.decisions else ""))
+    if report.dry_run is not None:
+        print(report.dry_run.summary())
+    else:
+        print("the dry run was not run (--no-dry-run)")
+    if report.warnings:
+        print(f"{len(report.warnings)} warning(s)")
     return 0
 
 
 def deploy_command(args: argparse.Namespace) -> int:
+    processes = processes_dir(args.processes)
+    if not processes.is_dir():
+        raise CommandError(f"no processes folder at {processes}; give --processes DIR")
+    report = checking.check([processes])  # what `mash validate` checks, the dry run included
+    if report.errors:
+        lines = "\n".join(str(p) for p in report.errors)
+        raise CommandError(f"not deployed; fix these first:\n{lines}")
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
     engine = open_engine(args, deploy=False)
     try:
         results = engine.deploy()

@@ -57,6 +57,9 @@ CASES = [
      "unknown constraint 'mandatory'"),
     ("required_when unsafe", broken('value="approved == False"', 'value="__import__(1)"'),
      "form field 'reasons' required_when"),
+    ("required_when calling what forms cannot", broken('value="approved == False"',
+                                                       'value="is_hub_open()"'),
+     "form field 'reasons' required_when: is_hub_open() is not a function diagrams can call"),
     ("condition unsafe", broken("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
                                 "<bpmn:conditionExpression>__import__('os')</bpmn:conditionExpression>"),
      "f4 \"yes\": condition \"__import__('os')\": __import__() is not a function diagrams "
@@ -81,6 +84,55 @@ CASES = [
     ("schema", broken('<bpmn:endEvent id="end_breach"',
                       '<bpmn:frobnicate /><bpmn:endEvent id="end_breach"'),
      "frobnicate"),
+    # issue 15.4: what crashed validation, or passed it and then failed at run time
+    ("lane id with a quote", broken('id="lane_reviewer"', 'id="lane_o\'brien"'),
+     "'lane_o'brien' is not a valid value"),
+    ("100,000 unary minus signs", broken("<bpmn:conditionExpression>approved<",
+                                         "<bpmn:conditionExpression>" + "-" * 100_000 + "1<"),
+     "the limit is 2000"),
+    ("deeply nested condition", broken("<bpmn:conditionExpression>approved<",
+                                       "<bpmn:conditionExpression>" + "-" * 1_500 + "1<"),
+     "nested"),
+    ("outcome expression unsafe", broken('value="approved" />',
+                                         'value="${().__class__.__mro__[1]}" />'),
+     "end_approved \"Approved\": outcome '().__class__.__mro__[1]': '.__mro__' is not allowed"),
+    ("outcome expression broken", broken('value="approved" />', 'value="${outcome ==}" />'),
+     "outcome 'outcome ==': is not valid Python"),
+    ("outcome half an expression", broken('value="approved" />', 'value="${outcome" />'),
+     "is neither a name nor one ${expression}"),
+    ("business rule task without decision", broken(
+        '<bpmn:serviceTask id="breach"', '<bpmn:businessRuleTask id="rule" name="Rate" />'
+        '<bpmn:serviceTask id="breach"'),
+     'rule "Rate": the business rule task names no decision'),
+    ("business rule task with unknown decision", broken(
+        '<bpmn:serviceTask id="breach"', '<bpmn:businessRuleTask id="rule" '
+        'camunda:decisionRef="timescale" /><bpmn:serviceTask id="breach"'),
+     "uses decision 'timescale', which no .dmn file beside the diagrams defines"),
+    # issue 16.1: timers are parsed fully and their expressions give what the timer needs
+    ("timer P1X", broken("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
+                         "<bpmn:timeDuration>P1X</bpmn:timeDuration>"),
+     "timer timeDuration 'P1X': 'P1X' is not an ISO 8601 duration"),
+    ("timer PT4Hours", broken("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
+                              "<bpmn:timeDuration>PT4Hours</bpmn:timeDuration>"),
+     "'PT4Hours' is not an ISO 8601 duration"),
+    ("timer date given a duration", broken("working_hours(4)", "PT4H"),
+     "'PT4H' is not an ISO 8601 date and time"),
+    ("timer date without a zone", broken("working_hours(4)", "2026-11-30T09:00:00"),
+     "is not an ISO 8601 date and time with a zone"),
+    ("timer cycle given an instant", broken(
+        "<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
+        "<bpmn:timeCycle>working_hours(4)</bpmn:timeCycle>"),
+     "gives an instant, but a timeCycle needs a cycle"),
+    ("timer date given a number", broken("working_hours(4)", "4 * 60"),
+     "gives a number, but a timeDate needs an instant"),
+    ("timer misspelt keyword", broken("working_hours(4)", "working_days(1, sinse=received_at)"),
+     "working_days(): got an unexpected keyword argument 'sinse'"),
+    ("timer huge timescale", broken("working_hours(4)", "working_days(1000000)"),
+     "working_days(1000000) is not a timescale"),
+    ("timer bad time of day", broken(
+        "<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
+        "<bpmn:timeCycle>each_working_day(\"25:00\")</bpmn:timeCycle>"),
+     "each_working_day(): '25:00' is not a time of day"),
 ]
 
 
