@@ -10,12 +10,13 @@ the contact's RAG and stand-ins for the time functions.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ..calendar import WorkingCalendar
-from ..expressions import SAFE_BUILTINS, ExpressionError, compile_checked
+from ..expressions import ExpressionEnvironment
 
 Basis = Literal["working", "elapsed"]
 WORKING: Basis = "working"
@@ -24,13 +25,6 @@ ELAPSED: Basis = "elapsed"
 
 class Versions(Protocol):
     def version(self, version_id: int) -> Any: ...
-
-
-class _Anything(dict[str, Any]):
-    """The data an expression reads: every name but the RAG is unknown here."""
-
-    def __missing__(self, key: str) -> Any:
-        return None
 
 
 def _timer_specs(version: Any) -> Iterator[Any]:
@@ -43,10 +37,11 @@ def basis_of_expression(expression: str, rag: str | None) -> Basis:
     marks = {"working_hours": lambda *a, **k: WORKING, "working_days": lambda *a, **k: WORKING,
              "hours": lambda *a, **k: ELAPSED}
     try:
-        code = compile_checked(expression, "eval")
-        namespace = _Anything(marks, rag=rag, __builtins__=SAFE_BUILTINS)
-        found = eval(code, namespace)  # checked by engine.expressions: diagram-safe only
-    except (ExpressionError, Exception):
+        # every name the expression reads is unknown here (None) but the RAG
+        names = {n.id: None for n in ast.walk(ast.parse(expression.strip(), mode="eval"))
+                 if isinstance(n, ast.Name) and n.id not in marks}
+        found = ExpressionEnvironment(marks).evaluate(expression, {**names, "rag": rag})
+    except Exception:  # not evaluable without the contact's data
         found = None
     if found in (WORKING, ELAPSED):
         return WORKING if found == WORKING else ELAPSED
