@@ -31,6 +31,7 @@ from .idempotency import Call, KeyRefused
 from .incidents import register as incident_routes
 from .limits import BodyLimit, NoStore
 from .metrics import metrics_text
+from .reports import routes as report_routes
 from .validation import JsonGuard
 
 log = logging.getLogger("mash.api")
@@ -359,6 +360,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         if not who.admin:
             raise Refused(403, "role", "metrics need the admin role")
         return metrics_text(engine)
+
+    report_routes(app, engine)  # management information: engine/api/reports.py
 
     if virtual_clock:
         @app.post("/clock/advance")

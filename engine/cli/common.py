@@ -29,17 +29,20 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for a program to read")
 
 
-def open_engine(args: argparse.Namespace) -> Any:
+def open_engine(args: argparse.Namespace, deploy: bool = False) -> Any:
     """An engine on the system clock over what is deployed in the database. Nothing here
-    deploys: only `mash deploy` does (a local edit of processes/ changes nothing until
-    then, and a folder that does not validate stops nobody reading or working)."""
+    deploys (`deploy=True` is for `mash deploy` alone): a local edit of processes/ changes
+    nothing until then, and a folder that does not validate stops nobody reading or working."""
     from engine.service import Engine
     from engine.store import Store
 
     processes = processes_dir(getattr(args, "processes", None))
     store = Store(database_url(getattr(args, "database", None)))
     store.create()
-    return Engine(store, SystemClock(), processes)
+    engine = Engine(store, SystemClock(), processes)
+    if deploy:
+        engine.deploy()
+    return engine
 
 
 def require_deployed(engine: Any) -> None:

@@ -10,6 +10,8 @@
 - `/board`: deadlines breached and due today, by role and RAG; incidents; versions running.
 - `/incident-list` (admin and managers): cases stopped by a failed step and notifications not
   delivered, with retry and (admin) move to another version.
+- `/dashboard`, `/processes/{process}`: management information for managers (timeliness,
+  the heat map on the diagram, the contacts register): pages/dashboard.py.
 
 Every page needs a signed-in token and shows only what its roles may see, as the API does.
 Addresses hold task and instance ids only, never personal data.
@@ -22,7 +24,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..service import Engine
-from .pages import board, case, incidents, signin, tasks
+from .pages import board, case, dashboard, incidents, signin, tasks
 from .render import STATIC, page
 from .session import BadForm, FormTooLarge, SignInNeeded
 
@@ -44,6 +46,6 @@ def routes(app: FastAPI, engine: Engine) -> None:
     def _too_large(request: Request, err: FormTooLarge) -> Response:
         return page("too_large.html", status=413)
 
-    for group in (signin, tasks, case, board, incidents):
+    for group in (signin, tasks, case, board, dashboard, incidents):
         app.include_router(group.router(engine))
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")
