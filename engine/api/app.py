@@ -28,6 +28,7 @@ from ..store import history, human_tasks, instances
 from . import claims, docs
 from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
+from .incidents import register as incident_routes
 from .limits import BodyLimit, NoStore
 from .metrics import metrics_text
 from .reports import routes as report_routes
@@ -144,6 +145,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
 
     def call(request: Request, who: Caller, key: str | None, body: Any) -> Call:
         return Call(who.token_id, key, request.method, request.url.path, body)
+
+    incident_routes(app, engine, caller)  # GET /incidents, retries, POST /migrations
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -80,7 +80,7 @@ def deploy_command(args: argparse.Namespace) -> int:
         raise CommandError(f"not deployed; fix these first:\n{lines}")
     for warning in report.warnings:
         print(warning, file=sys.stderr)
-    engine = open_engine(args, deploy=False)
+    engine = open_engine(args)
     try:
         results = engine.deploy()
     except diagrams.DiagramError as err:
@@ -95,7 +95,7 @@ def deploy_command(args: argparse.Namespace) -> int:
 
 
 def versions_command(args: argparse.Namespace) -> int:
-    engine = open_engine(args, deploy=False)
+    engine = open_engine(args)
     rows = engine.deployments.versions()
     if args.json:
         print_json(rows)

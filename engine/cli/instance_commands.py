@@ -18,6 +18,7 @@ from .common import (
     open_engine,
     print_json,
     read_json_file,
+    require_deployed,
 )
 
 
@@ -53,8 +54,10 @@ def register(subparsers: Any) -> None:
     _common(show)
     show.set_defaults(handler=show_command)
 
-    retry = subparsers.add_parser("retry", help="retry an instance in incident now")
-    retry.add_argument("instance")
+    retry = subparsers.add_parser(
+        "retry", help="retry an instance in incident (or an undelivered notification) now")
+    retry.add_argument("instance", metavar="ID", help="an instance or notification id "
+                                                      "(from `mash incidents`)")
     retry.add_argument("--by", default="operator", metavar="NAME")
     _common(retry)
     retry.set_defaults(handler=retry_command)
@@ -65,6 +68,7 @@ def start_command(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise CommandError("the start data must be a JSON object")
     engine = open_engine(args)
+    require_deployed(engine)
     about = data.get("about") if isinstance(data.get("about"), str) else None
     try:
         instance_id, advance = engine.start(args.process, data, args.by, about=about)
@@ -83,6 +87,7 @@ def start_command(args: argparse.Namespace) -> int:
 
 def tasks_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     with engine.store.reading() as conn:
         found = queries.open_tasks(conn, {args.role} if args.role else None)
     if args.json:
@@ -102,6 +107,7 @@ def tasks_command(args: argparse.Namespace) -> int:
 def complete_command(args: argparse.Namespace) -> int:
     values = read_json_file(args.data, "task data")
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         done = engine.complete(args.task, values, args.by)
     except FormRejected as err:
@@ -120,6 +126,7 @@ def complete_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         with engine.store.reading() as conn:
             view = queries.instance_view(conn, args.instance)
@@ -151,10 +158,18 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def retry_command(args: argparse.Namespace) -> int:
+    """An instance in incident runs its failed step again now; an undelivered notification
+    is tried again at the mailer's next round."""
+    from engine.incidents import retry_notification
+
     engine = open_engine(args)
+    require_deployed(engine)
+    if retry_notification(engine.store, args.instance):
+        print(f"notification {args.instance} will be tried again at once")
+        return 0
     try:
         state = engine.retry(args.instance, args.by)
     except NotFound:
-        raise CommandError(f"no instance {args.instance}") from None
+        raise CommandError(f"no instance or undelivered notification {args.instance}") from None
     print(f"{args.instance} {state}")
     return 0
