@@ -133,6 +133,14 @@ class Deployments:
         """The calendar and directory a service runs with: those of the newest deployment,
         or, with none deployed with them, those in the processes folder."""
         config = self.config() if generation else None
+        if config is None and not generation:
+            # Nothing deployed yet: the folder's files serve until the first deploy, which
+            # checks them; broken ones wait for it (and are refused there, line by line)
+            # rather than stopping a service or command that has nothing to run anyway.
+            try:
+                return calendar_for(processes), load_directory(processes)
+            except (CalendarConfigError, DirectoryError):
+                return WorkingCalendar(CalendarConfig.default()), RoleDirectory()
         if config is None:
             return calendar_for(processes), load_directory(processes)
         calendar = WorkingCalendar(parse_calendar_config(

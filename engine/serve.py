@@ -75,7 +75,11 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
     clock: Clock = VirtualClock(virtual_start) if virtual_start else SystemClock()
     engine = Engine(store, clock, processes)
     if deploy or (deploy is None and not engine.deployments.anything_deployed()):
-        engine.deploy()
+        from .checking import deploy as checked_deploy
+
+        _, warnings = checked_deploy(engine)  # what `mash deploy` checks, the dry run included
+        for warning in warnings:
+            log.warning("deploy: %s", warning)
     from .web import routes as web_routes
 
     parts: dict[str, Any] = {}

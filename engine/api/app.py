@@ -346,11 +346,12 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     def deploy(who: Caller = Depends(caller)) -> Any:
         if not who.admin:
             raise Refused(403, "role", "deploying needs the admin role")
-        from ..diagrams import DiagramError
+        from ..checking import NotDeployed
+        from ..checking import deploy as checked_deploy
 
-        try:
-            results = engine.deploy()
-        except DiagramError as err:
+        try:  # everything `mash validate` checks, the dry run included
+            results, _ = checked_deploy(engine)
+        except NotDeployed as err:
             return JSONResponse({"errors": [{"field": p.element_id or p.file, "message": str(p)}
                                             for p in err.problems]}, status_code=422)
         return jsonable([r.__dict__ for r in results])

@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     complete.add_argument("--data", required=True, metavar="FILE",
                           help="JSON object of form field: value (- for stdin)")
     complete.add_argument("--by", required=True, metavar="NAME", help="who completed it")
+    complete.add_argument("--override-claim", action="store_true",
+                          help="complete it although someone else has claimed it")
     _common(complete)
     complete.set_defaults(handler=complete_command)
 
@@ -108,8 +110,17 @@ def complete_command(args: argparse.Namespace) -> int:
     values = read_json_file(args.data, "task data")
     engine = open_engine(args)
     require_deployed(engine)
+    from engine.api.auth import Caller
+    from engine.api.claims import ClaimRefused, hold
+
+    # A claim reserves a task here as on the web and the API (engine/api/claims.py).
+    within = None if args.override_claim else hold(
+        args.task, Caller(0, args.by, frozenset()), engine.clock.now())
     try:
-        done = engine.complete(args.task, values, args.by)
+        done = engine.complete(args.task, values, args.by, within=within)
+    except ClaimRefused as err:
+        raise CommandError(f"task {args.task} {err.message}; give --override-claim to complete "
+                           "it anyway") from None
     except FormRejected as err:
         raise CommandError("the form was refused: " + "; ".join(
             f"{e['field']} {e['message']}" for e in err.errors)) from None

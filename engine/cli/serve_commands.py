@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from engine.diagrams import DiagramError
+    from engine.checking import NotDeployed
     from engine.serve import serve
 
     start = None
@@ -79,8 +79,9 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         serve(processes, database_url(args.database), args.host, args.port, start,
               True if args.deploy else None)
-    except DiagramError as err:
-        raise CommandError(f"the diagrams do not validate; run `mash validate`:\n{err}") from None
+    except NotDeployed as err:
+        raise CommandError(f"nothing deployed; fix these first (`mash validate` lists them "
+                           f"too):\n{err}") from None
     return 0
 
 

@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 
 from engine.api.auth import caller_for, create_token
+from engine.clock import SystemClock
+from engine.service import Engine
+from engine.store import Store
 from engine.web.session import COOKIE, open_session
 from tests.engine.conftest import DIAGRAMS
 from tests.engine.test_deployments import serving
@@ -38,6 +41,12 @@ def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
     folder.mkdir()
     (folder / "review.bpmn").write_text(BROKEN)
     shutil.copy(DIAGRAMS.parent.parent / "processes" / "calendar.toml", folder)
+    # A version with the fault, deployed before the checks that now find it (a service's
+    # first start and POST /deploy run the dry run, which would refuse it).
+    store = Store(database_url)
+    store.create()
+    Engine(store, SystemClock(), folder).deploy()
+    store.dispose()
     with serving(folder, database_url, "2026-11-23T10:00:00+00:00") as (url, engine):
         now = engine.clock.now()
         tokens = {who: create_token(engine.store, who, roles, now) for who, roles in (
