@@ -402,8 +402,11 @@ class Runner:
         ))
         self._done_before.add(task.id)
         self._take_outcome(task, element)
-        summarise(task.data, self.live.summary,
-                  task.parent.data if task.parent is not None else None)
+        # A process's first step takes everything it starts with (the contact itself);
+        # every later step only what it changed.
+        parent = task.parent
+        first = parent is None or getattr(parent.task_spec, "bpmn_id", None) is None
+        summarise(task.data, self.live.summary, None if first else parent.data)
 
     def _take_outcome(self, task: Task, element: Element | None) -> None:
         """An end event's outcome becomes the instance's; one that cannot be worked out
