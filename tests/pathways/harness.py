@@ -57,6 +57,8 @@ def modeller_saved(names: tuple[str, ...], into: Path) -> tuple[Path, Path]:
         folder.mkdir()
         for name in ("calendar.toml", "directory.toml"):
             shutil.copy(PROCESSES / name, folder / name)
+        for table in PROCESSES.glob("*.dmn"):  # decision tables the diagrams run, as they are
+            shutil.copy(table, folder / table.name)
     for name in names:
         shutil.copy(PROCESSES / name, original / name)
         result = subprocess.run([str(MODELER_SAVE), str(PROCESSES / name), "-o", str(saved / name)],

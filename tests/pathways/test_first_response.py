@@ -155,7 +155,8 @@ def test_a_contact_takes_the_main_road_to_a_section_47_enquiry(hub: Hub) -> None
     assert view["rag"] == "RED"
     assert view["path"] == [
         *FRONT, *VERIFIED, "brag_merge", *BRAGGED, "sub_decide", "route_gw",
-        "open_contact_task", "open_contact", "respond_start", "respond_merge", "assess_start",
+        "open_contact_task", "open_contact", "respond_start", "respond_merge", "decide_rag_due",
+        "assess_start",
         "rag_gw", "ra_start", "ra_resume_gw", "allocate_social_worker", "assess_risk", *CONCERNS,
         "assess_concerns", "ra_red_gw", "ra_resume_merge", "partners_gw", "share_information",
         "partners_merge", "strategy_gw", "hold_strategy_discussion", "strategy_merge", "draft_plans",
