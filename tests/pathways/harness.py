@@ -94,6 +94,7 @@ class Hub:
         self.store.create()
         self.engine = Engine(self.store, self.clock, processes)
         self.engine.deploy()
+        self._born = 0  # contacts given a child of their own so far
         if case_records:
             with self.store.transaction() as conn:
                 seed_children(conn, case_records)
@@ -101,8 +102,15 @@ class Hub:
     # -- starting ---------------------------------------------------------------------------
 
     def contact(self, received_at: str | datetime | None = None, **changes: Any) -> str:
-        """A contact to first response; keyword arguments change the default contact."""
+        """A contact to first response; keyword arguments change the default contact. Each is
+        about a child of its own (the default child born a few weeks later each time) unless
+        the changes name the child (`name`, `dob` or `id`): a test of repeat contacts says so."""
         data = merged(CONTACT, changes)
+        named = changes.get("child") or {}
+        if not {"name", "dob", "id"} & set(named) and "children" not in changes:
+            born = datetime.fromisoformat(CONTACT["child"]["dob"]) + timedelta(days=37 * self._born)
+            data["child"]["dob"] = born.date().isoformat()
+            self._born += 1
         if received_at is not None:
             data["received_at"] = instant(received_at).isoformat()
         instance_id, _ = self.engine.start("first_response", data, "tester")

@@ -43,7 +43,7 @@ def second(database_url: str) -> str:
 def opened(hub: Hub, rag: str, child: dict[str, str] | None = None) -> str:
     """A contact received Mon 23 Nov 10:00, BRAG-ed `rag` and opened at once (Step 4)."""
     contact = hub.contact(received_at="2026-11-23T10:00:00Z",
-                          child=child or {"name": "Sam", "postcode": "BH1 1AA"})
+                          child=child or {"postcode": "BH1 1AA"})
     hub.complete(contact, "verify", accepted=True)
     hub.complete(contact, "brag", rag=rag, consent_decision="confirmed",
                  threshold_level=4 if rag == "RED" else 3)
