@@ -116,6 +116,26 @@ class Hub:
         instance_id, _ = self.engine.start("first_response", data, "tester")
         return instance_id
 
+    def contact_about(self, children: list[dict[str, Any]],
+                      received_at: str | datetime | None = None, **changes: Any) -> list[str]:
+        """A contact naming several children, started as POST /contacts starts it: one first
+        response instance per child, together; returns their ids, in the contact's order."""
+        import uuid
+
+        from handlers.intake import per_child, validate_contact
+
+        data = merged(CONTACT, changes)
+        data.pop("child")
+        data["children"] = children
+        if received_at is not None:
+            data["received_at"] = instant(received_at).isoformat()
+        clean, errors = validate_contact(data)
+        assert not errors, errors
+        ids = [str(uuid.uuid4()) for _ in children]
+        self.engine.start_together("first_response", list(zip(ids, per_child(clean, ids),
+                                                               strict=True)), "tester")
+        return ids
+
     def start(self, process: str, data: dict[str, Any], **kwargs: Any) -> str:
         instance_id, _ = self.engine.start(process, data, "tester", **kwargs)
         return instance_id
