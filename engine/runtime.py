@@ -162,7 +162,10 @@ def summarise(data: dict[str, Any], summary: dict[str, Any]) -> None:
     if isinstance(child, dict):
         summary["child_name"] = child.get("name")
         summary["child_id"] = child.get("id")
-    for name in ("channel", "received_at", "raised_at"):
+        summary["child_dob"] = child.get("dob")  # the register's age band
+    if isinstance(data.get("referrer"), dict):  # the register's source: never the name
+        summary["source"] = {k: data["referrer"].get(k) for k in ("kind", "agency")}
+    for name in ("channel", "received_at", "raised_at", "team"):
         if name in data:
             summary[name] = data[name]
     if isinstance(data.get("refers_to"), list):  # other instances this one is dealing with

@@ -309,6 +309,15 @@ contact_links = sa.Table(
     sa.Index("ix_contact_links_other", "other_id"),
 )
 
+# Management information (engine/reports): a period's steps and finished tasks per element,
+# and the step before a wait in its instance (the heat map, read from these indexes alone);
+# a process's instances by start (the timeliness dashboard).
+sa.Index("ix_history_element_at", history.c.element_id, history.c.at, history.c.instance_id)
+sa.Index("ix_history_instance_element", history.c.instance_id, history.c.element_id, history.c.at)
+sa.Index("ix_human_tasks_element_done", human_tasks.c.element_id, human_tasks.c.completed_at,
+         human_tasks.c.created_at, human_tasks.c.status)
+sa.Index("ix_instances_process_started", instances.c.process_id, instances.c.started_at)
+
 
 def _sqlite_synchronous() -> str:
     """FULL by default: a commit is on disk before the caller hears "accepted", even across a

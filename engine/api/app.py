@@ -30,6 +30,7 @@ from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
 from .limits import BodyLimit, NoStore
 from .metrics import metrics_text
+from .reports import routes as report_routes
 from .validation import JsonGuard
 
 log = logging.getLogger("mash.api")
@@ -353,6 +354,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         if not who.admin:
             raise Refused(403, "role", "metrics need the admin role")
         return metrics_text(engine)
+
+    report_routes(app, engine)  # management information: engine/api/reports.py
 
     if virtual_clock:
         @app.post("/clock/advance")

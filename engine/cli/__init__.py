@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         calendar_commands,
         diagram_commands,
         instance_commands,
+        report_command,
         retention_command,
         serve_commands,
         simulate_command,
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--database or $MASH_DATABASE_URL (an SQLite file ./mash.sqlite by default).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for module in (diagram_commands, instance_commands, simulate_command, serve_commands,
-                   calendar_commands, retention_command):
+                   calendar_commands, report_command, retention_command):
         module.register(sub)
     return parser
 

@@ -55,10 +55,15 @@ def simulate_command(args: argparse.Namespace) -> int:
     if args.compare:
         reports.append(_run(scenario, Path(args.compare), None, args, args.compare))
     if args.html:
-        from engine.simulation.present import html_report
+        from engine.simulation.present import html_comparison, html_report
 
-        Path(args.html).write_text(html_report(reports[-1] if not args.compare else reports[0]),
-                                   encoding="utf-8")
+        page = html_comparison(reports[0], reports[1], str(first), args.compare, first,
+                               Path(args.compare)) if args.compare else \
+            html_report(reports[0], name=str(first), processes=first)
+        try:
+            Path(args.html).write_text(page, encoding="utf-8")
+        except OSError as err:
+            raise CommandError(f"cannot write {args.html}: {err.strerror}") from None
     if args.json:
         document: Any = reports[0] if not args.compare else {
             "format": 1, "compare": {str(first): reports[0], args.compare: reports[1]}}
@@ -107,6 +112,22 @@ def _generate(args: argparse.Namespace) -> int:
         raise CommandError(f"--from {args.start!r} is not a date YYYY-MM-DD", code=2) from None
     if args.generate < 0 or args.days < 1:
         raise CommandError("--generate N needs N >= 0 and --days D >= 1", code=2)
-    json.dump(generate(args.generate, args.seed, start, args.days), sys.stdout, indent=1)
+    from engine.simulation.generate import fill_unknown
+
+    document = generate(args.generate, args.seed, start, args.days)
+    processes = processes_dir(args.processes)
+    if processes.is_dir():
+        try:
+            filled = fill_unknown(document, processes, start)
+        except Exception as err:  # diagrams that do not load: the scenario is still written
+            filled = []
+            print(f"mash simulate: warning: could not read the forms in {processes}: {err}",
+                  file=sys.stderr)
+        if filled:
+            print("mash simulate: warning: --generate does not know these fields of the "
+                  "diagrams' forms and gave every contact a default from the form (change them "
+                  "under \"defaults\" in the scenario):\n  " + "\n  ".join(filled),
+                  file=sys.stderr)
+    json.dump(document, sys.stdout, indent=1)
     print()
     return 0

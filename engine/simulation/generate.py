@@ -185,3 +185,69 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
     begin = datetime.combine(start, time(0), LONDON)
     return {"format": 1, "start": iso_z(begin), "case_records": case_records,
             "contacts": contacts, "disagreements": disagreements}
+
+
+# -- fields the generator does not know ---------------------------------------------------------
+
+# What the runner answers itself (an escalation stage's response), and every answer the
+# generator writes (some only for some contacts: override reasons, a neighbour's email).
+RUNNER_ANSWERS = frozenset({"resolved", "reasons"})
+GENERATED_ANSWERS = frozenset({
+    "accepted", "nfa_confirmed", "approved", "rag", "consent_decision", "threshold_level",
+    "social_worker", "strategy_discussion", "share_with_partners", "outcome", "in_bcp",
+    "authority", "authority_email", "consent_override_reasons"})
+
+
+def known_fields(document: dict[str, Any]) -> set[str]:
+    """The fields the generated scenario answers."""
+    found = set(RUNNER_ANSWERS | GENERATED_ANSWERS) | set(document.get("defaults") or {})
+    for contact in document.get("contacts") or []:
+        found.update(contact.get("answers") or {})
+    return found
+
+
+def value_for(field: dict[str, Any], start: date) -> Any:
+    """A value of the field's declared type that its form accepts: the first option of a
+    choice, no for yes/no, the smallest allowed number, the scenario's first day for a date,
+    and a short text otherwise."""
+    kind = field.get("type")
+    if kind == "enum":
+        options = [o["id"] for o in field.get("options") or []]
+        first = options[0] if options else ""
+        return [first] if field.get("multiple") else first
+    if kind == "boolean":
+        return False
+    if kind == "long":
+        low = field.get("min")
+        return int(low) if low is not None else min(0, int(field.get("max", 0)))
+    if kind == "date":
+        return start.isoformat()
+    text = "Synthetic answer."
+    return text.ljust(int(field.get("minlength") or 0), ".")
+
+
+def fill_unknown(document: dict[str, Any], processes: Path, start: date) -> list[str]:
+    """Give every required field of the diagrams' forms that the generator does not know a
+    default (the scenario's `defaults`) from its declared type and options; returns one line
+    per field filled, for a warning: `field (task, type) = value`."""
+    from .. import diagrams
+
+    found = diagrams.load([processes])
+    known = known_fields(document)
+    filled: list[str] = []
+    defaults = document.setdefault("defaults", {})
+    for model in found.models.values():
+        for element in model.elements.values():
+            for field in element.form:
+                name = field["id"]
+                if name in known or field.get("readonly"):
+                    continue
+                if not (field.get("required") or field.get("required_when")):
+                    continue
+                defaults[name] = value_for(field, start)
+                known.add(name)
+                filled.append(f"{name} ({element.name or element.id}, {field.get('type')}) = "
+                              f"{defaults[name]!r}")
+    if not defaults:
+        del document["defaults"]
+    return filled

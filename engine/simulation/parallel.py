@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .report import assemble, collect
+from .report import assemble, collect, merge_heat
 from .runner import Simulation
 from .scenario import Disagreement, Scenario, ScenarioError
 
@@ -74,10 +74,10 @@ def report(scenario: Scenario, processes: Path, database_url: str | None = None,
     if shards == 1:
         simulation = Simulation(scenario, processes, database_url, progress)
         try:
-            contacts, disagreements, minutes = collect(simulation.run())
+            contacts, disagreements, minutes, heat = collect(simulation.run())
         finally:
             simulation.close()
-        return assemble(contacts, disagreements, minutes)
+        return assemble(contacts, disagreements, minutes, heat)
     context = multiprocessing.get_context("fork")
     counter = context.Value("i", 0)
     parts = split(scenario, shards)
@@ -98,13 +98,14 @@ def report(scenario: Scenario, processes: Path, database_url: str | None = None,
     order_d = {d.id: i for i, d in enumerate(scenario.disagreements)}
     contacts = sorted((c for r in results for c in r[0]), key=lambda c: order_c[c["id"]])
     disagreements = sorted((d for r in results for d in r[1]), key=lambda d: order_d[d["id"]])
-    minutes = {}
-    for _, _, part_minutes in results:
+    all_minutes: dict[str, list[float]] = {}
+    for _, _, part_minutes, _ in results:
         for role, values in part_minutes.items():
-            minutes.setdefault(role, []).extend(values)
+            all_minutes.setdefault(role, []).extend(values)
     if progress is not None:
         progress(total, total)
-    return assemble(contacts, disagreements, minutes)
+    return assemble(contacts, disagreements, all_minutes,
+                    merge_heat([r[3] for r in results]))
 
 
 __all__ = ["Disagreement", "report", "split"]

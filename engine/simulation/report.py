@@ -11,8 +11,11 @@ import sqlalchemy as sa
 
 from ..calendar import WorkingCalendar
 from ..clock import iso_z
+from ..deployments import UnknownProcess
+from ..reports import heatmap
+from ..reports.timescales import Timescales
 from ..store import deadlines, history, human_tasks, instances, notifications
-from .runner import Run
+from .runner import CONTACT_PROCESS, DISAGREEMENT_PROCESS, Run
 
 FORMAT = 1
 
@@ -21,38 +24,92 @@ def _z(value: datetime | None) -> str | None:
     return iso_z(value) if value is not None else None
 
 
+Heat = dict[str, tuple[dict[str, heatmap.Element], dict[str, heatmap.Samples]]]
+
+
 def build(run: Run) -> dict[str, Any]:
     """The report of one run."""
-    contacts, disagreements, minutes = collect(run)
-    return assemble(contacts, disagreements, minutes)
+    contacts, disagreements, minutes, heat = collect(run)
+    return assemble(contacts, disagreements, minutes, heat)
 
 
 def assemble(contacts: list[dict[str, Any]], disagreements: list[dict[str, Any]],
-             minutes: dict[str, list[float]]) -> dict[str, Any]:
-    """The report from its parts (one run's, or several shards' put together)."""
-    return {"format": FORMAT, "contacts": contacts, "disagreements": disagreements,
-            "summary": summarise(contacts, disagreements, time_in_step(minutes))}
+             minutes: dict[str, list[float]], heat: Heat | None = None) -> dict[str, Any]:
+    """The report from its parts (one run's, or several shards' put together). `heat`: per
+    diagram file, its elements and what each shard saw there (the heat map)."""
+    report = {"format": FORMAT, "contacts": contacts, "disagreements": disagreements,
+              "summary": summarise(contacts, disagreements, time_in_step(minutes))}
+    if heat is not None:
+        report["heatmap"] = {file: heatmap.figures(elements, found)
+                             for file, (elements, found) in sorted(heat.items())}
+    return report
+
+
+def merge_heat(parts: list[Heat]) -> Heat:
+    merged: Heat = {}
+    for part in parts:
+        for file, (elements, found) in part.items():
+            _, into = merged.setdefault(file, (elements, {}))
+            for element_id, sample in found.items():
+                into.setdefault(element_id, heatmap.Samples()).add(sample)
+    return merged
+
+
+def _heat(run: Run) -> Heat:
+    """Per diagram file of the run's contacts and disagreements: how many passed each
+    element and the time spent there (engine.reports.heatmap), over the whole run."""
+    found: Heat = {}
+    engine = run.engine
+    with run.store.reading() as conn:
+        for process_id in (CONTACT_PROCESS, DISAGREEMENT_PROCESS):
+            try:
+                version = engine.deployments.latest(process_id)
+            except UnknownProcess:
+                continue
+            file = version.models[process_id].file
+            models = [m for m in version.models.values() if m.file == file]
+            elements = heatmap.elements_of(models)
+            roots = heatmap.roots_using(conn, engine.deployments, {m.id for m in models})
+            found[file] = (elements, heatmap.samples(conn, engine.calendar, elements,
+                                                     heatmap.flows_of(models), roots, None, None))
+    return found
+
+
+def _lateness(timescales: Timescales, version_id: int, rag: str | None,
+              rows: list[Any]) -> list[dict[str, Any]]:
+    """Beside each deadline, in the same order: its clock and, when missed and then done,
+    how late on that clock (hours); None when met or never done."""
+    found = []
+    for d in rows:
+        basis = timescales.basis(version_id, d.element_id, rag)
+        late = None
+        if d.met is False and d.done_at is not None:
+            late = round(timescales.late_by(basis, d.due, d.done_at).total_seconds() / 3600, 4)
+        found.append({"name": d.name, "clock": basis, "late_hours": late})
+    return found
 
 
 def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                               dict[str, list[float]]]:
-    """Each contact and disagreement as the report shows it, and the working minutes each
-    role's tasks took, read back from the run's database."""
+                               dict[str, list[float]], Heat]:
+    """Each contact and disagreement as the report shows it, the working minutes each
+    role's tasks took, and the heat map's figures, read back from the run's database."""
     store = run.store
     wanted = set(run.contacts.values()) | set(run.disagreements.values())
     rows: dict[str, Any] = {}
     due: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    raw: dict[str, list[Any]] = defaultdict(list)
     sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
     path: dict[str, list[str]] = defaultdict(list)
     with store.reading() as conn:
         for row in conn.execute(sa.select(instances.c.id, instances.c.outcome, instances.c.rag,
                                           instances.c.flags, instances.c.ended_at,
-                                          instances.c.state)):
+                                          instances.c.state, instances.c.version_id)):
             if row.id in wanted:
                 rows[row.id] = row
         for d in conn.execute(sa.select(deadlines).order_by(deadlines.c.started_at,
                                                             deadlines.c.name)):
             if d.instance_id in wanted:
+                raw[d.instance_id].append(d)
                 due[d.instance_id].append({"name": d.name, "started_at": _z(d.started_at),
                                            "due": _z(d.due), "done_at": _z(d.done_at),
                                            "met": d.met})
@@ -68,6 +125,7 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             if h.instance_id in wanted:
                 path[h.instance_id].append(h.element_id)
         minutes = _minutes(conn, run.engine.calendar)
+    timescales = Timescales(run.engine.deployments, run.engine.calendar)
     scenario_contacts = {c.id: c for c in run.scenario.contacts}
     contacts = []
     for contact_id, instance_id in run.contacts.items():
@@ -78,6 +136,7 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             "ended_at": _z(row.ended_at), "deadlines": due[instance_id],
             "notifications": sent[instance_id], "flags": list(row.flags or []),
             "path": path[instance_id],
+            "lateness": _lateness(timescales, row.version_id, row.rag, raw[instance_id]),
         })
     disagreements = []
     for disagreement_id, instance_id in run.disagreements.items():
@@ -86,8 +145,9 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             "id": disagreement_id, "outcome": row.outcome, "ended_at": _z(row.ended_at),
             "deadlines": due[instance_id],
             "notifications": sent[instance_id], "path": path[instance_id],
+            "lateness": _lateness(timescales, row.version_id, None, raw[instance_id]),
         })
-    return contacts, disagreements, minutes
+    return contacts, disagreements, minutes, _heat(run)
 
 
 def _tally(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -15,7 +15,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from ..clock import as_utc
 
 FORMAT = 1
-TOP = ("format", "start", "case_records", "contacts", "disagreements", "name", "description")
+TOP = ("format", "start", "case_records", "contacts", "disagreements", "name", "description",
+       "defaults")
 CONTACT_KEYS = ("id", "received_at", "contact", "answers", "work_time")
 DISAGREEMENT_KEYS = ("id", "raised_at", "about", "stages", "summary", "raised_by")
 STAGE_KEYS = ("resolved", "after", "reasons")
@@ -128,6 +129,15 @@ def build(document: Any, source: str = "scenario",
         if not record.get("child_id") or record.get("status") not in ("open", "closed"):
             raise ScenarioError(f"{where}: needs child_id and status open or closed")
         scenario.case_records.append(record)
+    # Answers every contact gives unless its own answers say otherwise: a new form field
+    # needs one line here, not an edit of every contact.
+    defaults = document.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ScenarioError(f"{source}: defaults must be an object of field: value")
+    for name in defaults:
+        if known_answers is not None and name not in known_answers:
+            raise ScenarioError(f"{source}: defaults.{name} is not a field of any task in the "
+                                "diagrams")
     seen: set[str] = set()
     for i, item in enumerate(document.get("contacts") or []):
         item = _keys(item, CONTACT_KEYS, f"contacts[{i}]")
@@ -157,7 +167,8 @@ def build(document: Any, source: str = "scenario",
             raise ScenarioError(f"{where}: work_time must be an object of role: duration")
         work_time = {role: parse_duration(value, f"{where}: work_time.{role}")
                      for role, value in work.items()}
-        scenario.contacts.append(Contact(contact_id, received, body, answers, work_time))
+        scenario.contacts.append(Contact(contact_id, received, body, {**defaults, **answers},
+                                         work_time))
     for i, item in enumerate(document.get("disagreements") or []):
         item = _keys(item, DISAGREEMENT_KEYS, f"disagreements[{i}]")
         disagreement_id = item.get("id")

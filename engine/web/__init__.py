@@ -8,6 +8,8 @@
 - `/case/{instance}`: the diagram drawn with bpmn-js (vendored in `static/vendor/`), the
   current position and the path taken, deadlines and history.
 - `/board`: deadlines breached and due today, by role and RAG.
+- `/dashboard`, `/processes/{process}`: management information for managers (timeliness,
+  the heat map on the diagram, the contacts register): pages/dashboard.py.
 
 Every page needs a signed-in token and shows only what its roles may see, as the API does.
 Addresses hold task and instance ids only, never personal data.
@@ -20,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..service import Engine
-from .pages import board, case, signin, tasks
+from .pages import board, case, dashboard, signin, tasks
 from .render import STATIC, page
 from .session import BadForm, FormTooLarge, SignInNeeded
 
@@ -42,6 +44,6 @@ def routes(app: FastAPI, engine: Engine) -> None:
     def _too_large(request: Request, err: FormTooLarge) -> Response:
         return page("too_large.html", status=413)
 
-    for group in (signin, tasks, case, board):
+    for group in (signin, tasks, case, board, dashboard):
         app.include_router(group.router(engine))
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")

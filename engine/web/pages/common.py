@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ...reports import may_see
 from ...service import Engine
 from .. import timing
 from ..formfields import Posted
@@ -24,6 +25,7 @@ def chrome(engine: Engine, session: Session, current: str) -> dict[str, Any]:
         "csrf": session.csrf, "current": current,
         "hub_time": timing.local(now, engine.calendar.zone),
         "hub_open": engine.calendar.is_hub_open(now),
+        "reports": may_see(session.caller.roles),  # management information: pages/dashboard.py
     }
 
 

@@ -12,6 +12,7 @@
     return;
   }
   var viewer = new window.BpmnJS({ container: box });
+  window.mashCaseViewer = viewer;  // for heatmap.js: "Show where contacts wait"
   var READABLE = 0.9;  // the smallest scale at which the diagram's labels can be read
 
   function badge(text, kind) {

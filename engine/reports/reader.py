@@ -1,0 +1,97 @@
+"""The reports as the web pages, the API, `mash report` and the metrics ask for them: one
+reading transaction each, on the engine's database, calendar and deployed diagrams."""
+
+from __future__ import annotations
+
+import weakref
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..deployments import UnknownProcess
+from ..service import Engine
+from ..store import process_versions
+from . import heatmap, register, timeliness
+from .period import Filters, Period, filters_from, period_from
+from .timescales import Timescales
+
+_readers: weakref.WeakKeyDictionary[Engine, Reports] = weakref.WeakKeyDictionary()
+
+
+def reports_for(engine: Engine) -> Reports:
+    """One per engine, so what it learns of the diagrams (each timer's clock) is kept."""
+    found = _readers.get(engine)
+    if found is None:
+        found = _readers[engine] = Reports(engine)
+    return found
+
+
+class Reports:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.timescales = Timescales(engine.deployments, engine.calendar)
+
+    @property
+    def zone(self) -> Any:
+        return self.engine.calendar.zone
+
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    def period(self, first: str | None = None, last: str | None = None) -> Period:
+        return period_from(first, last, self.now(), self.zone)
+
+    @staticmethod
+    def filters(rag: str | None = None, channel: str | None = None, outcome: str | None = None,
+                team: str | None = None) -> Filters:
+        return filters_from(rag, channel, outcome, team)
+
+    def timeliness(self, period: Period, filters: Filters) -> dict[str, Any]:
+        with self.engine.store.reading() as conn:
+            return timeliness.dashboard(conn, self.timescales, period, filters, self.now())
+
+    def register(self, period: Period, filters: Filters, names: bool) -> register.Register:
+        with self.engine.store.reading() as conn:
+            return register.register(conn, period, filters, names)
+
+    def processes(self) -> list[dict[str, str]]:
+        """The diagrams with a page of their own: one per file, named by the process the
+        file is named after (first_response.bpmn: first_response)."""
+        with self.engine.store.reading() as conn:
+            ids = [r for (r,) in conn.execute(sa.select(process_versions.c.process_id)
+                                              .distinct().order_by(process_versions.c.process_id))]
+        files: dict[str, dict[str, str]] = {}
+        for process_id in ids:
+            try:
+                version = self.engine.deployments.latest(process_id)
+            except (UnknownProcess, Exception):
+                continue
+            model = version.models[process_id]
+            own = PurePath(model.file).stem == process_id
+            if model.file not in files or own:
+                files[model.file] = {"process": process_id, "name": model.name or process_id,
+                                     "file": model.file}
+        return sorted(files.values(), key=lambda p: p["name"])
+
+    def heatmap(self, process_id: str, period: Period | None) -> dict[str, Any]:
+        """The heat map of the diagram file that holds `process_id` (its newest version),
+        over instances of any version. Raises UnknownProcess."""
+        version = self.engine.deployments.latest(process_id)
+        file = version.models[process_id].file
+        models = [m for m in version.models.values() if m.file == file]
+        elements = heatmap.elements_of(models)
+        with self.engine.store.reading() as conn:
+            roots = heatmap.roots_using(conn, self.engine.deployments, {m.id for m in models})
+            found = heatmap.samples(conn, self.engine.calendar, elements,
+                                    heatmap.flows_of(models), roots,
+                                    period.start if period else None,
+                                    period.end if period else None)
+        return {"process": process_id, "name": version.models[process_id].name,
+                "version": version.number, "version_id": version.id, "file": file,
+                "period": period.as_dict() if period else None,
+                "elements": heatmap.figures(elements, found)}
+
+    def diagram_xml(self, version_id: int, file: str) -> str:
+        return self.engine.deployments.diagram_xml(version_id, file)
