@@ -53,7 +53,8 @@ def start(engine: Engine, contact: dict[str, Any], actor: str,
         if write is not None:
             write(conn, advances[0])
 
-    engine.start_together(CONTACT_PROCESS, list(zip(ids, per_child(contact, ids), strict=True)),
+    engine.start_together(CONTACT_PROCESS, [(i, data, None) for i, data in
+                                            zip(ids, per_child(contact, ids), strict=True)],
                           actor, within=within)
     return answer
 

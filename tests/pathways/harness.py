@@ -132,8 +132,9 @@ class Hub:
         clean, errors = validate_contact(data)
         assert not errors, errors
         ids = [str(uuid.uuid4()) for _ in children]
-        self.engine.start_together("first_response", list(zip(ids, per_child(clean, ids),
-                                                               strict=True)), "tester")
+        self.engine.start_together("first_response", [
+            (i, data, None) for i, data in zip(ids, per_child(clean, ids), strict=True)],
+            "tester")
         return ids
 
     def start(self, process: str, data: dict[str, Any], **kwargs: Any) -> str:
