@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from engine import diagrams
@@ -35,9 +36,12 @@ def processes_with(tmp_path: Path, file: str, *changes: tuple[str, str]) -> Path
     return folder
 
 
-def second(database_url: str) -> str:
-    return database_url.replace(".sqlite", "-2.sqlite") if database_url.startswith("sqlite") \
-        else database_url
+def second(database_url: str, request: pytest.FixtureRequest) -> str:
+    """A database of the same kind for the changed diagrams, empty (the first one's contacts
+    would be earlier contacts about the same children)."""
+    if database_url.startswith("sqlite"):
+        return database_url.replace(".sqlite", "-2.sqlite")
+    return str(request.getfixturevalue("postgres_server").new_database())
 
 
 def opened(hub: Hub, rag: str, child: dict[str, str] | None = None) -> str:
@@ -70,8 +74,8 @@ def rag_dues(hub: Hub) -> dict[str, object]:
     return dues
 
 
-def test_the_re_referral_window_is_a_property_of_the_diagram(database_url: str,
-                                                             tmp_path: Path) -> None:
+def test_the_re_referral_window_is_a_property_of_the_diagram(
+        database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     as_drawn = Hub(database_url, start="2026-11-23T10:00:00+00:00", case_records=CLOSED)
     contact = opened(as_drawn, "RED", {"id": "C7", "name": "Sam", "postcode": "BH1 1AA"})
     assert as_drawn.view(contact)["flags"] == ["re_referral"]  # closed 10 Sep: within 3 months
@@ -81,15 +85,16 @@ def test_the_re_referral_window_is_a_property_of_the_diagram(database_url: str,
         tmp_path, "first_response.bpmn",
         ('<camunda:property name="re_referral_months" value="3" />',
          '<camunda:property name="re_referral_months" value="2" />'))
-    other = Hub(second(database_url), start="2026-11-23T10:00:00+00:00", processes=changed,
+    other = Hub(second(database_url, request), start="2026-11-23T10:00:00+00:00",
+                processes=changed,
                 case_records=CLOSED)
     contact = opened(other, "RED", {"id": "C7", "name": "Sam", "postcode": "BH1 1AA"})
     assert other.view(contact)["flags"] == []  # 10 Sep is more than 2 months before
     other.close()
 
 
-def test_one_decision_table_sets_the_rag_timescale_of_both_pathways(database_url: str,
-                                                                    tmp_path: Path) -> None:
+def test_one_decision_table_sets_the_rag_timescale_of_both_pathways(
+        database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     # Opened Mon 23 Nov 10:00 (GMT). As drawn: RED 4 working hours (14:00), AMBER 16 (Mon
     # 7h15 to 17:15, Tue 8h45 to 17:15: Tue 24 Nov 17:15), GREEN 72 elapsed hours (Thu 10:00).
     as_drawn = Hub(database_url, start="2026-11-23T10:00:00+00:00")
@@ -107,7 +112,8 @@ def test_one_decision_table_sets_the_rag_timescale_of_both_pathways(database_url
         ("working_hours(4, since=rag_since)", "working_hours(2, since=rag_since)"),
         ("working_hours(16, since=rag_since)", "working_hours(8, since=rag_since)"),
         ("hours(72, since=rag_since)", "hours(48, since=rag_since)"))
-    other = Hub(second(database_url), start="2026-11-23T10:00:00+00:00", processes=changed)
+    other = Hub(second(database_url, request), start="2026-11-23T10:00:00+00:00",
+                processes=changed)
     assert rag_dues(other) == {
         f"{pathway} {rag}": instant(due)
         for pathway in ("first_response", "missing_child")
