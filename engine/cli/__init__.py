@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import (
         calendar_commands,
         diagram_commands,
+        incident_commands,
         instance_commands,
         report_command,
         retention_command,
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--database or $MASH_DATABASE_URL (an SQLite file ./mash.sqlite by default).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for module in (diagram_commands, instance_commands, simulate_command, serve_commands,
-                   calendar_commands, report_command, retention_command):
+                   calendar_commands, report_command, retention_command, incident_commands):
         module.register(sub)
     return parser
 
