@@ -68,6 +68,7 @@ OPEN_CHILD, CLOSED_CHILD = "dry-run-open", "dry-run-closed"
 # birth) or NEAR (that child's name spelt a little differently, each time differently: a near
 # match, never an exact one).
 REPEAT, NEAR = "dry-run-repeat", "dry-run-near"
+RECORDS = 64  # case records of each kind: a contact's known child is one not in progress
 
 
 @dataclass
@@ -197,16 +198,16 @@ class _Run:
         return self.result
 
     def _children(self, monday: datetime) -> list[dict[str, Any]]:
-        """The case records the contacts' children are looked up in: one open with a
-        worker, one closed four weeks before the batch (a re-referral, a recent worker)."""
+        """The case records the contacts' children are looked up in: open with a worker, and
+        closed four weeks before the batch (a re-referral, a recent worker); RECORDS of each,
+        so that contacts about them are about different children, not repeats."""
         team = next(iter(self.engine.directory.teams), None)
         closed = monday.date() - timedelta(weeks=4)
-        return [
-            {"child_id": OPEN_CHILD, "status": "open", "allocated_worker": "A. Worker",
+        return [record for k in range(RECORDS) for record in (
+            {"child_id": f"{OPEN_CHILD}-{k}", "status": "open", "allocated_worker": "A. Worker",
              "worker_email": "a.worker@dry-run.invalid", "team": team},
-            {"child_id": CLOSED_CHILD, "status": "closed", "allocated_worker": "B. Worker",
-             "worker_email": "b.worker@dry-run.invalid", "team": team, "closed_on": closed},
-        ]
+            {"child_id": f"{CLOSED_CHILD}-{k}", "status": "closed", "allocated_worker": "B. Worker",
+             "worker_email": "b.worker@dry-run.invalid", "team": team, "closed_on": closed})]
 
     # -- what arrives -----------------------------------------------------------------------
 
@@ -273,8 +274,8 @@ class _Run:
         else:  # a child of its own: a date of birth no other contact gives
             self.born += 1
             child["dob"] = (date(2010, 1, 1) + timedelta(days=self.born)).isoformat()
-            if choice["child"]:
-                child["id"] = choice["child"]
+            if choice["child"]:  # a case record of that kind, not the last contact's
+                child["id"] = f"{choice['child']}-{self.born % RECORDS}"
         if choice["postcode"]:
             child["postcode"] = choice["postcode"]
         contact: dict[str, Any] = {
