@@ -80,6 +80,10 @@ def instance_view(conn: Connection, instance_id: str, history_rows: bool = True)
                                          human_tasks.c.status == "open")
             .order_by(human_tasks.c.created_at))],
     }
+    # issue 17: the contact it came in, and what other contacts about the child brought to it
+    view["contact_id"] = contact_id_of(conn, instance_id) if row.process_id == "first_response" \
+        else None
+    view["another_contacts"] = another_contact_notes(conn, instance_id)
     if history_rows:
         view["history"] = [{
             "at": s.at, "actor": s.actor, "action": s.action, "element_id": s.element_id,

@@ -240,6 +240,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                 instance_id=row.instance_id, at=engine.clock.now(), actor=who.name,
                 action="viewed task", element_id=row.element_id, element_name=row.name,
                 role=row.role))
+        with engine.store.reading() as conn:  # what other contacts about the child brought
+            view["another_contacts"] = queries.another_contact_notes(conn, row.instance_id)
         if row.status == "open":
             try:
                 view["context"] = engine.task_data(task_id)

@@ -131,6 +131,11 @@ def test_the_pages_show_the_siblings_and_another_contact_about_the_child(
     again = service.call("bso", "POST", "/contacts", json={
         **CONTACT, "child": ELLIE, "concerns": "Ellie said she is scared of her stepfather."})
     assert again.status_code == 201
+    shown = service.call("bsio", "GET", f"/tasks/{task['id']}").json()  # and over the API
+    [note] = shown["another_contacts"]
+    assert "scared of her stepfather" in note["text"]
+    case = service.call("bsio", "GET", f"/instances/{ellie}").json()
+    assert case["contact_id"] == ellie and len(case["another_contacts"]) == 1
     with signed_in(service, "bsio") as browser:
         page = browser.get(f"/inbox/{task['id']}").text
         assert "Another contact about this child was received" in page
