@@ -45,7 +45,8 @@ REQUIRED_PROPERTIES = {"notify": ("kind", "to"), "deadline_breach": ("to",),
 # the directory each falls back on.
 RECIPIENTS = {"referrer": ("Business Support Officer",), "allocated_worker": (),
               "authority": (), "raised_by": (), "previous_worker": ("Business Support Officer",),
-              "missing_report": ("CE & Missing Team Manager",)}
+              "missing_report": ("CE & Missing Team Manager",),
+              "open_work": ("MASH Team Manager / Early Help Decision Maker",)}
 
 
 @dataclass

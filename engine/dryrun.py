@@ -63,6 +63,12 @@ MAX_BATCHES = 10
 PER_FLOW = 16  # replays tried for one untaken flow in a batch
 MAX_REPLAYS = 24  # replays in one batch
 OPEN_CHILD, CLOSED_CHILD = "dry-run-open", "dry-run-closed"
+# Children named again (issue 17): each generated contact is about a child of its own unless
+# its `child` is REPEAT (the same child as every other REPEAT contact, by name and date of
+# birth) or NEAR (that child's name spelt a little differently, each time differently: a near
+# match, never an exact one).
+REPEAT, NEAR = "dry-run-repeat", "dry-run-near"
+RECORDS = 64  # case records of each kind: a contact's known child is one not in progress
 
 
 @dataclass
@@ -145,6 +151,7 @@ class _Run:
         self.tried: set[str] = set()
         self.paths: dict[str, list[str]] = {}
         self.scheduled: set[str] = set()  # task ids already given a time to be answered
+        self.born = 0  # contacts given a child of their own so far
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -191,16 +198,16 @@ class _Run:
         return self.result
 
     def _children(self, monday: datetime) -> list[dict[str, Any]]:
-        """The case records the contacts' children are looked up in: one open with a
-        worker, one closed four weeks before the batch (a re-referral, a recent worker)."""
+        """The case records the contacts' children are looked up in: open with a worker, and
+        closed four weeks before the batch (a re-referral, a recent worker); RECORDS of each,
+        so that contacts about them are about different children, not repeats."""
         team = next(iter(self.engine.directory.teams), None)
         closed = monday.date() - timedelta(weeks=4)
-        return [
-            {"child_id": OPEN_CHILD, "status": "open", "allocated_worker": "A. Worker",
+        return [record for k in range(RECORDS) for record in (
+            {"child_id": f"{OPEN_CHILD}-{k}", "status": "open", "allocated_worker": "A. Worker",
              "worker_email": "a.worker@dry-run.invalid", "team": team},
-            {"child_id": CLOSED_CHILD, "status": "closed", "allocated_worker": "B. Worker",
-             "worker_email": "b.worker@dry-run.invalid", "team": team, "closed_on": closed},
-        ]
+            {"child_id": f"{CLOSED_CHILD}-{k}", "status": "closed", "allocated_worker": "B. Worker",
+             "worker_email": "b.worker@dry-run.invalid", "team": team, "closed_on": closed})]
 
     # -- what arrives -----------------------------------------------------------------------
 
@@ -242,7 +249,7 @@ class _Run:
             # one flag at a time: a contact with every flag set takes the first branch only
             "flag": [None, *FLAGS],
             "channel": list(CHANNELS),
-            "child": [None, OPEN_CHILD, CLOSED_CHILD, "dry-run-unknown"],
+            "child": [None, OPEN_CHILD, CLOSED_CHILD, "dry-run-unknown", REPEAT, NEAR],
             "postcode": _postcodes(),
             "referrer": ["professional", "public", "professional without email"],
             "consent": [*CONSENT, None],
@@ -259,8 +266,16 @@ class _Run:
         if choice["referrer"] == "professional":
             referrer.update(agency="School", email="referrer@dry-run.invalid")
         child: dict[str, Any] = {"name": "Dry Run", "dob": "2016-01-01"}
-        if choice["child"]:
-            child["id"] = choice["child"]
+        if choice["child"] == REPEAT:
+            child["name"] = "Dry Run"
+        elif choice["child"] == NEAR:  # near the REPEAT child, and near (not equal to) each other
+            self.born += 1
+            child["name"] = "Dry Run" + "abcdefghijklmnopqrstuvwxyz"[self.born % 26]
+        else:  # a child of its own: a date of birth no other contact gives
+            self.born += 1
+            child["dob"] = (date(2010, 1, 1) + timedelta(days=self.born)).isoformat()
+            if choice["child"]:  # a case record of that kind, not the last contact's
+                child["id"] = f"{choice['child']}-{self.born % RECORDS}"
         if choice["postcode"]:
             child["postcode"] = choice["postcode"]
         contact: dict[str, Any] = {

@@ -80,6 +80,10 @@ def instance_view(conn: Connection, instance_id: str, history_rows: bool = True)
                                          human_tasks.c.status == "open")
             .order_by(human_tasks.c.created_at))],
     }
+    # issue 17: the contact it came in, and what other contacts about the child brought to it
+    view["contact_id"] = contact_id_of(conn, instance_id) if row.process_id == "first_response" \
+        else None
+    view["another_contacts"] = another_contact_notes(conn, instance_id)
     if history_rows:
         view["history"] = [{
             "at": s.at, "actor": s.actor, "action": s.action, "element_id": s.element_id,
@@ -122,6 +126,88 @@ def deadline_list(conn: Connection, state: str, now: datetime,
         raise ValueError(f"state must be due or breached, not {state!r}")
     return [{"instance_id": r.instance_id, "name": r.name, "due": r.due, "done_at": r.done_at,
              "met": r.met} for r in conn.execute(query)]
+
+
+# -- contacts, their children and repeat contacts (issue 17) -------------------------------------
+
+
+def contact_id_of(conn: Connection, some_id: str) -> str | None:
+    """The contact an id names: a contact's id, or the instance of one of its children (a
+    first response instance recorded before contacts were grouped is a contact of one)."""
+    from .store import contact_children
+
+    found = conn.execute(sa.select(contact_children.c.contact_id)
+                         .where(contact_children.c.instance_id == some_id)).scalar()
+    if found is not None:
+        return str(found)
+    if conn.execute(sa.select(contact_children.c.instance_id)
+                    .where(contact_children.c.contact_id == some_id).limit(1)).first():
+        return some_id
+    process = conn.execute(sa.select(instances.c.process_id)
+                           .where(instances.c.id == some_id)).scalar()
+    return some_id if process == "first_response" else None
+
+
+def contact_members(conn: Connection, contact_id: str) -> list[str]:
+    """The instances of a contact's children, in the order the contact named them."""
+    from .store import contact_children
+
+    members = [r[0] for r in conn.execute(
+        sa.select(contact_children.c.instance_id).where(contact_children.c.contact_id == contact_id)
+        .order_by(contact_children.c.position, contact_children.c.instance_id))]
+    return members or [contact_id]
+
+
+def contact_links_of(conn: Connection, instance_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Other contacts about the same child: `earlier` ones this contact came after (in progress
+    then, or ended within the re-referral window), and `later` ones that came after it."""
+    from .store import contact_links
+
+    found: dict[str, list[dict[str, Any]]] = {"earlier": [], "later": []}
+    for row in conn.execute(sa.select(contact_links).where(sa.or_(
+            contact_links.c.instance_id == instance_id, contact_links.c.other_id == instance_id))
+            .order_by(contact_links.c.at, contact_links.c.id)):
+        later = row.other_id == instance_id
+        other = row.instance_id if later else row.other_id
+        found["later" if later else "earlier"].append({
+            "instance_id": other, "reference": other.split("-")[0].upper(), "kind": row.kind,
+            "at": row.at, "decision": row.decision, "decided_at": row.decided_at})
+    return found
+
+
+def another_contact_notes(conn: Connection, instance_id: str) -> list[dict[str, Any]]:
+    """What other contacts about the child brought to this one while it was open."""
+    from .store import case_notes
+
+    return [{"at": r.at, "text": r.text} for r in conn.execute(
+        sa.select(case_notes.c.at, case_notes.c.text).where(
+            case_notes.c.instance_id == instance_id, case_notes.c.kind == "another_contact")
+        .order_by(case_notes.c.id))]
+
+
+def child_view(conn: Connection, instance_id: str) -> dict[str, Any]:
+    """One child of a contact: whom it is about, where it is, its outcome and deadlines, and
+    the other contacts about the child."""
+    row = instance_row(conn, instance_id)
+    summary = row.summary or {}
+    links = contact_links_of(conn, instance_id)
+    joined = [link["instance_id"] for link in links["earlier"] if link["decision"] == "joined"]
+    return {
+        "instance_id": row.id, "child": {"name": summary.get("child_name"),
+                                         "id": summary.get("child_id")},
+        "state": row.state, "outcome": row.outcome, "rag": row.rag,
+        "flags": list(row.flags or []), "received_at": summary.get("received_at"),
+        "ended_at": row.ended_at,
+        "deadlines": [deadline_view(d) for d in conn.execute(
+            sa.select(deadlines).where(deadlines.c.instance_id == instance_id)
+            .order_by(deadlines.c.started_at, deadlines.c.name))],
+        "open_tasks": [task_view(t) for t in conn.execute(
+            sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id,
+                                         human_tasks.c.status == "open")
+            .order_by(human_tasks.c.created_at))],
+        "joined_to": joined[0] if joined else None,
+        "earlier_contacts": links["earlier"], "later_contacts": links["later"],
+    }
 
 
 def instance_versions(conn: Connection, instance_ids: list[str]) -> dict[str, str]:

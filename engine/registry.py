@@ -24,6 +24,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ class Notifier(Protocol):
 
 class CaseRecords(Protocol):
     def child(self, child_id: str) -> dict[str, Any] | None: ...
+
+    def born_on(self, days: list[date]) -> list[dict[str, Any]]: ...
+
+    def family(self, family: str) -> list[dict[str, Any]]: ...
 
     def add_note(self, child_id: str | None, instance_id: str, kind: str, text: str) -> None: ...
 

@@ -11,7 +11,8 @@ every place the engine keeps it:
 - the history's `changes` (the values people entered): the rows themselves, who did what
   and when, stay;
 - notifications (recipient, subject, body), messages to the instance, case notes (text
-  and the child's id);
+  and the child's id), the child as matching knows it (`contact_children`: name, date of
+  birth, postcode, case record id);
 - idempotency records that answered for it.
 
 Kept are the ids, process and version, dates, outcome, RAG rating, flags, deadlines and the
@@ -42,6 +43,7 @@ from sqlalchemy.engine import Connection
 from .store import (
     Store,
     case_notes,
+    contact_children,
     history,
     human_tasks,
     idempotency,
@@ -283,6 +285,9 @@ def anonymise(conn: Connection, case: Due, now: datetime) -> dict[str, int] | No
     counts["case_notes"] = conn.execute(
         case_notes.update().where(case_notes.c.instance_id == case.instance_id)
         .values(text=REMOVED, child_id=None)).rowcount
+    counts["contact_children"] = conn.execute(  # who the child was, for matching (issue 17)
+        contact_children.update().where(contact_children.c.instance_id == case.instance_id)
+        .values(child_id=None, name=None, dob=None, postcode=None)).rowcount
     changed = 0
     for m in conn.execute(sa.select(messages.c.id, messages.c.payload)
                           .where(messages.c.instance_id == case.instance_id)).all():

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import EventSubprocess
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.task import Task
@@ -248,13 +249,35 @@ class Runner:
             self._fire_overdue()  # a timer that fell due before the message came wins the race
             waiting = [t for t in self.workflow.event_manager.tasks.values()
                        if any(getattr(d, "name", None) == name for d in _definitions(t))]
-            if not waiting:
+            if not waiting and not self._starts_on(name):
                 raise NotWaiting(name)
             event = BpmnEvent(CamundaMessage(name),
                               payload={"payload": payload, "result_var": name})
+            spec = self.workflow.spec
+            outputs, ends = list(spec.start.outputs), list(spec.end.inputs)
             self.workflow.catch(event)
+            for added in [s for s in spec.start.outputs if s not in outputs]:
+                # Starting an event sub-process, SpiffWorkflow connects it to the process's
+                # start and end in the spec, which every instance of the version shares: each
+                # new instance would then start it at once, or wait at its end for it, for
+                # ever. The triggered task keeps its own place in this workflow.
+                spec.start.outputs = outputs
+                spec.end.inputs = ends
+                added.outputs = [s for s in added.outputs if s is not spec.end]
             self.steps.append(Step(self.now, self.actor, "message", None, name))
             return self._advance()
+
+    def _starts_on(self, name: str) -> bool:
+        """An event sub-process of the running process starts on this message (SpiffWorkflow
+        starts one each time the message is caught; nothing waits for it beforehand)."""
+        if self.workflow.completed:
+            return False
+        for spec_name in self.workflow.spec.start.trigger_specs:
+            sub = self.workflow.subprocess_specs.get(spec_name)
+            if sub is not None and any(getattr(s.event_definition, "name", None) == name
+                                       for s in sub.bpmn_start_events):
+                return True
+        return False
 
     def retry(self) -> Advance:
         """Run again the steps that failed (a handler, a script, a condition, a timer that
@@ -402,11 +425,12 @@ class Runner:
         ))
         self._done_before.add(task.id)
         self._take_outcome(task, element)
-        # A process's first step takes everything it starts with (the contact itself);
-        # every later step only what it changed.
-        parent = task.parent
-        first = parent is None or getattr(parent.task_spec, "bpmn_id", None) is None
-        summarise(task.data, self.live.summary, None if first else parent.data)
+        if not _in_event_subprocess(task):  # which starts from the data the instance began with
+            # A process's first step takes everything it starts with (the contact itself);
+            # every later step only what it changed.
+            parent = task.parent
+            first = parent is None or getattr(parent.task_spec, "bpmn_id", None) is None
+            summarise(task.data, self.live.summary, None if first else parent.data)
 
     def _take_outcome(self, task: Task, element: Element | None) -> None:
         """An end event's outcome becomes the instance's; one that cannot be worked out
@@ -591,6 +615,16 @@ def _previous_element(task: Task) -> str | None:
             return str(parent.task_spec.bpmn_id)
         child, parent = parent, parent.parent
     return None
+
+
+def _in_event_subprocess(task: Task) -> bool:
+    workflow = task.workflow
+    while workflow.parent_task_id is not None:
+        parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        if isinstance(parent.task_spec, EventSubprocess):
+            return True
+        workflow = parent.workflow
+    return False
 
 
 def _lineage(task: Task) -> set[str]:

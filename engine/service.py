@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,6 +182,33 @@ class Engine:
         self._observe(instance_id, advance)
         self._after(engine)
         return instance_id, advance
+
+    def start_together(self, process_id: str,
+                       starts: list[tuple[str, dict[str, Any], str | None]],
+                       actor: str = "engine",
+                       within: Callable[[Connection, list[Advance]], None] | None = None
+                       ) -> list[Advance]:
+        """Start several instances in one transaction, all or none: the children one contact
+        names (issue 17). `starts`: (instance id, data, reference) each, in order."""
+        self.refresh()
+        if any(reference is not None and len(reference) > 64 for _, _, reference in starts):
+            raise ValueError("reference must be 64 characters at most")
+        with ExitStack() as held:
+            for instance_id, _, _ in starts:
+                held.enter_context(self._instance(instance_id))
+            with self.store.transaction() as conn:
+                started = [self._start(conn, process_id, data, actor, instance_id, reference,
+                                       None) for instance_id, data, reference in starts]
+                if within is not None:
+                    within(conn, [advance for _, advance, _, _ in started])
+            for (instance_id, _, _), (live, _, row_version, _) in zip(starts, started,
+                                                                       strict=True):
+                self._remember(instance_id, row_version, live)
+        for (instance_id, _, _), (_, advance, _, _) in zip(starts, started, strict=True):
+            self._observe(instance_id, advance)
+        for _, _, _, engine in started:
+            self._after(engine)
+        return [advance for _, advance, _, _ in started]
 
     def _start(self, conn: Connection, process_id: str, data: dict[str, Any], actor: str,
                instance_id: str, reference: str | None, about: str | None

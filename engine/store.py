@@ -211,6 +211,14 @@ children = sa.Table(
     sa.Column("worker_email", sa.String(256)),
     sa.Column("team", sa.String(256)),
     sa.Column("closed_on", sa.Date),
+    # Who the child is, to match a contact that gives no case record id (issue 17), and the
+    # household the child belongs to: a re-referral is considered for the whole family.
+    sa.Column("name", sa.String(256)),
+    sa.Column("dob", sa.Date),
+    sa.Column("postcode", sa.String(16)),
+    sa.Column("family", sa.String(64)),
+    sa.Index("ix_children_dob", "dob"),
+    sa.Index("ix_children_family", "family"),
 )
 
 case_notes = sa.Table(
@@ -274,6 +282,42 @@ retention_runs = sa.Table(
     sa.Column("counts", sa.JSON, nullable=False),  # rows changed, by table
 )
 
+
+# The children a contact names (issue 17): one first_response instance each, grouped by the
+# contact (`contact_id`, the first child's instance id), with what matching needs to find the
+# same child again: the name as given, date of birth, postcode and case record id. Written when
+# the contact is recorded (handlers/intake.py); personal data, removed by the retention schedule.
+contact_children = sa.Table(
+    "contact_children", metadata,
+    sa.Column("instance_id", sa.String(36), primary_key=True),
+    sa.Column("contact_id", sa.String(36), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("child_id", sa.String(64)),
+    sa.Column("name", sa.String(500)),
+    sa.Column("dob", sa.Date),
+    sa.Column("postcode", sa.String(16)),
+    sa.Index("ix_contact_children_contact", "contact_id"),
+    sa.Index("ix_contact_children_child", "child_id"),
+    sa.Index("ix_contact_children_dob", "dob"),
+)
+
+# A contact about a child who already has one (issue 17): `instance_id` is the later contact,
+# `other_id` the earlier one, in progress when this one came (`in_progress`: the people working
+# it were told, and a manager decided whether to join them) or ended within the re-referral
+# window (`recent`).
+contact_links = sa.Table(
+    "contact_links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.String(36), nullable=False),
+    sa.Column("other_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # in_progress | recent
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("decision", sa.String(32)),  # joined | assessed_separately (in_progress)
+    sa.Column("decided_at", UTCDateTime),
+    sa.Index("ix_contact_links_instance", "instance_id"),
+    sa.Index("ix_contact_links_other", "other_id"),
+)
 
 # A deployment that changed something: numbered (the generation every running service
 # watches, so a `mash deploy` from anywhere is picked up without a restart), with the

@@ -13,6 +13,8 @@ Recipients (`to`, comma-separated):
 - `missing_report`: the allocated worker, their team's manager, assistant manager and
   business support, and the CE & Missing Team Manager
 - `previous_worker`: the social worker involved with the family in the past 12 weeks
+- `open_work`: the people working the contact now: the MASH managers and the mailboxes of
+  the roles with an open task in it
 - `role:NAME`: the role's mailbox(es) in `processes/directory.toml`
 
 Referrer confidentiality (seed 002: 'Personal information about non-professional referrers
@@ -28,6 +30,7 @@ outside. A professional referrer is named to everyone.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from datetime import datetime
@@ -35,10 +38,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from engine.directory import DirectoryError
 from engine.registry import HandlerContext, HandlerError, handler
+from engine.store import human_tasks
 
 TEMPLATES = Path(__file__).parent / "templates"
 POST_ROOM = "Business Support Officer"
+MANAGERS = "MASH Team Manager / Early Help Decision Maker"
 WITHHELD = "a member of the public (name withheld)"
 # Recipients always outside BCP Children's Services: never told a public referrer's identity.
 OUTSIDE = ("authority", "raised_by")
@@ -108,10 +116,42 @@ def context(task: HandlerContext) -> dict[str, str]:
         "raised_by_name": _raised_by(data).get("name") or "the professional who raised it",
         "raised_by_agency": _raised_by(data).get("agency") or "",
         "raised": _local(data.get("raised_at"), task),
+        **_other_contact(data.get("another_contact_received"), task),
     }
     # The service task's own properties (e.g. `stage` = 2) fill placeholders too.
     values.update({k: v for k, v in task.properties.items() if k not in ("kind", "to")})
     return {k: str(v) for k, v in values.items()}
+
+
+def _other_contact(came: Any, task: HandlerContext) -> dict[str, str]:
+    """Another contact about the same child (handlers/repeats.py), for the people working
+    this one."""
+    came = came if isinstance(came, dict) else {}
+    risks = [label for flag, label in (("immediate_risk", "an immediate safeguarding concern"),
+                                       ("crime_suspected", "a crime may have been committed"),
+                                       ("missing", "the child is missing")) if came.get(flag)]
+    return {"other_reference": str(came.get("reference") or ""),
+            "other_received": _local(came.get("received_at"), task),
+            "other_channel": str(came.get("channel") or ""),
+            "other_referrer": str(came.get("referrer") or ""),
+            "other_concerns": str(came.get("concerns") or ""),
+            "other_risks": f" It says: {'; '.join(risks)}." if risks else ""}
+
+
+def _open_work(task: HandlerContext) -> list[str]:
+    """The MASH managers (who decide what becomes of a repeat contact) and the mailboxes of
+    the other roles with an open task in this contact; a role with no mailbox of its own (an
+    allocated worker's team) hears through the managers."""
+    directory = task.services.directory
+    roles = sorted({r for (r,) in task.services.connection.execute(
+        sa.select(human_tasks.c.role).where(human_tasks.c.instance_id == task.instance_id,
+                                            human_tasks.c.status == "open"))})
+    found = directory.addresses(MANAGERS)
+    for role in roles:
+        if role != MANAGERS:
+            with contextlib.suppress(DirectoryError):  # no mailbox: the managers tell them
+                found.extend(directory.addresses(role))
+    return found
 
 
 def recipients(task: HandlerContext, spec: str) -> list[str]:
@@ -148,6 +188,8 @@ def recipients(task: HandlerContext, spec: str) -> list[str]:
             email = raised_by.get("email") if isinstance(raised_by, dict) else None
             if email:  # another agency's professional may have given no address: nobody to tell
                 found.append(email)
+        elif part == "open_work":
+            found.extend(_open_work(task))
         elif part == "missing_report":
             team = data.get("team")
             members = directory.team(team) if team else {}

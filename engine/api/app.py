@@ -25,7 +25,7 @@ from ..deployments import UnknownProcess
 from ..queries import jsonable
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ..store import history, human_tasks, instances
-from . import claims, docs
+from . import claims, contacts, docs
 from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
 from .incidents import register as incident_routes
@@ -170,18 +170,15 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         data["received_at"] = iso_z(as_utc(datetime.fromisoformat(received_at)))
         if datetime.fromisoformat(data["received_at"]) > engine.clock.now() + timedelta(minutes=5):
             raise Refused(422, "received_at", "is in the future")
-        import uuid
-
-        instance_id = str(uuid.uuid4())
-        answer = {"id": instance_id, "received_at": data["received_at"]}
-        try:
-            engine.start(CONTACT_PROCESS, data, who.name, instance_id=instance_id,
-                         within=once.remember(201, lambda _: answer, engine.clock.now()))
+        now = engine.clock.now()
+        try:  # one instance per child it names (issue 17)
+            answer = contacts.start(engine, data, who.name, lambda made: once.remember(
+                201, lambda _: made, now))
         except IntegrityError:
             if (earlier := once.replay(engine.store)) is not None:
                 return earlier
             raise
-        log.info("contact accepted", extra={"instance": instance_id})
+        log.info("contact accepted", extra={"instance": answer["id"]})
         return answer
 
     @app.post("/disagreements", status_code=201)
@@ -243,6 +240,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                 instance_id=row.instance_id, at=engine.clock.now(), actor=who.name,
                 action="viewed task", element_id=row.element_id, element_name=row.name,
                 role=row.role))
+        with engine.store.reading() as conn:  # what other contacts about the child brought
+            view["another_contacts"] = queries.another_contact_notes(conn, row.instance_id)
         if row.status == "open":
             try:
                 view["context"] = engine.task_data(task_id)
@@ -390,6 +389,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                 raise Refused(422, "to", "is before the clock's current time")
             engine.run_until(target)
             return {"now": iso_z(clock.now())}
+
+    contacts.routes(app, engine, caller, may_see)
 
     if extra_routes is not None:
         extra_routes(app, engine)

@@ -151,6 +151,38 @@ class MashDMNEngine(DMNEngine):
         return True
 
 
+def as_expression(table: DecisionTable, output: str) -> str | None:
+    """One output of a decision table as a single expression over the same data (the first
+    matching rule's cell): `working_hours(4, since=rag_since) if (rag) == ("RED") else ...`.
+    For readers that need what a timer fed by the table will compute (which clock a deadline
+    counts), not for running it. None if the table has no such output."""
+    branches: list[tuple[str, str]] = []
+    for rule in table.rules:
+        cell = next((e.text for e in rule.outputEntries if e.output.name == output), None)
+        if cell is None:
+            return None
+        tests = []
+        for entry in rule.inputEntries:
+            for text in entry.lhs:
+                kind, test = entry_test(text)
+                value = entry.input.expression
+                if kind == "compare":
+                    tests.append(f"({value}) {test}")
+                elif kind == "one_of":
+                    tests.append(f"({value}) in ({test})")
+                elif kind == "value":
+                    tests.append(f"({value}) == ({test})")
+                elif kind == "expression":
+                    tests.append(f"({test.replace(INPUT, f'({value})')})")
+        branches.append((" and ".join(tests) or "True", cell.strip() or "None"))
+    if not branches:
+        return None
+    found = "None"
+    for test, cell in reversed(branches):
+        found = f"({cell}) if ({test}) else ({found})"
+    return found
+
+
 # Camunda's `mapDecisionResult`: how the matched rules' outputs go into `resultVariable`.
 RESULT_MAPPINGS = ("singleEntry", "singleResult", "collectEntries", "resultList")
 

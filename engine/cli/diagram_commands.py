@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import checking
+from engine import checking, diagrams
 from engine.settings import processes_dir
 
 from . import CommandError
@@ -61,6 +61,8 @@ def validate_command(args: argparse.Namespace) -> int:
     print(f"{bpmn} diagram(s) valid: {names}"
           + (f"; {len(found.decisions)} decision(s): {', '.join(sorted(found.decisions))}"
              if found.decisions else ""))
+    for line in decision_uses(found):
+        print(line)
     if report.dry_run is not None:
         print(report.dry_run.summary())
     else:
@@ -68,6 +70,21 @@ def validate_command(args: argparse.Namespace) -> int:
     if report.warnings:
         print(f"{len(report.warnings)} warning(s)")
     return 0
+
+
+def decision_uses(found: diagrams.DiagramSet) -> list[str]:
+    """Where each decision table is and which steps run it: a process owner changing a table
+    (the RAG timescale, say) sees every pathway the change reaches."""
+    runs: dict[str, list[str]] = {}
+    for root in found.trees.values():
+        for process in root.iter(f"{diagrams.BPMN}process"):
+            for task in process.iter(f"{diagrams.BPMN}businessRuleTask"):
+                ref = task.get(f"{diagrams.CAMUNDA}decisionRef")
+                if ref:
+                    runs.setdefault(ref, []).append(f"{process.get('id')} ({task.get('id')})")
+    return [f"decision {decision_id} ({found.shown(decision.file)}): run by "
+            + (", ".join(sorted(runs[decision_id])) if runs.get(decision_id) else "no process")
+            for decision_id, decision in sorted(found.decisions.items())]
 
 
 def deploy_command(args: argparse.Namespace) -> int:

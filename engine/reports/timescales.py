@@ -32,6 +32,20 @@ def _timer_specs(version: Any) -> Iterator[Any]:
         yield from spec.task_specs.values()
 
 
+def _decided(version: Any, name: str) -> str | None:
+    """A timer that waits for a name a decision table sets (the RAG timescale's `rag_due`,
+    processes/rag_timescale.dmn): the table's cells for it, as one expression."""
+    from ..bpmn.dmn import as_expression
+
+    for spec in _timer_specs(version):
+        table = getattr(getattr(spec, "dmnEngine", None), "decision_table", None)
+        if table is not None and not getattr(spec, "result_variable", None):
+            found = as_expression(table, name)
+            if found is not None:
+                return found
+    return None
+
+
 def basis_of_expression(expression: str, rag: str | None) -> Basis:
     """Which clock a timer expression uses for a contact of this RAG."""
     marks = {"working_hours": lambda *a, **k: WORKING, "working_days": lambda *a, **k: WORKING,
@@ -71,6 +85,8 @@ class Timescales:
                     if spec.bpmn_id == element_id:
                         found = getattr(getattr(spec, "event_definition", None), "expression", None)
                         break
+            if found is not None and found.strip().isidentifier() and version is not None:
+                found = _decided(version, found.strip()) or found
             self._expressions[key] = found
         return self._expressions[key]
 

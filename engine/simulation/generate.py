@@ -5,6 +5,24 @@ fewer at weekends and at night); channels, RAG ratings, outcomes, postcodes in a
 BCP, missing children, children already open or recently closed (re-referrals), police
 notifications and disagreements are mixed in the proportions below. The same seed gives the
 same scenario.
+
+Households and repeat contacts (issue 17), in shares chosen as follows (no statistic counts
+contacts by the children they name, so these are judgements, stated for a process owner to
+change):
+
+- Children a contact names (SIBLINGS): one 70%, two 20%, three 7%, four 3%. UK families with
+  dependent children (ONS, Families and households, 2024): about 44% one child, 40% two, 14%
+  three or more; most contacts still name only the child a school, GP or police officer is
+  worried about, so fewer name siblings than households have them.
+- A contact about a child whose contact is still in progress (REPEAT_IN_PROGRESS, 5%): the
+  same incident reported by a second agency (police and school the morning after), within
+  two days of the first.
+- A contact about a child whose contact ended recently (REPEAT_RECENT, 8%): DfE, Children in
+  need: a focus on re-referrals (2024): 22% of referrals are re-referrals within 12 months,
+  and 38% of those come within 3 months (2017 series): about 8% within the 3-month window.
+- A manager joins a repeat to the contact in progress 80% of the time (JOIN); the rest are
+  assessed separately (a new concern).
+Siblings share a surname, postcode and (when known to the case records) a family id.
 """
 
 from __future__ import annotations
@@ -37,6 +55,10 @@ AGENCIES = ("School", "GP surgery", "Health visitor", "Dorset Police", "Housing"
 FIRST = ("Alex", "Sam", "Jamie", "Charlie", "Riley", "Jordan", "Casey", "Taylor", "Morgan")
 LAST = ("Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts")
 WORKERS = ("A. Worker", "B. Walker", "C. Khan", "D. Patel", "E. Murphy", "F. Clarke")
+SIBLINGS = ((1, 0.70), (2, 0.20), (3, 0.07), (4, 0.03))  # children a contact names
+REPEAT_IN_PROGRESS = 0.05  # about a child whose contact is in progress (within 2 days)
+REPEAT_RECENT = 0.08  # about a child whose contact ended within 3 months
+JOIN = 0.8  # a repeat joined to the contact in progress, rather than assessed separately
 
 
 def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
@@ -91,40 +113,15 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
     contacts: list[dict[str, Any]] = []
     for i, arrived in enumerate(arrivals):
         contact_id = f"c{i + 1}"
-        child: dict[str, Any] = {
-            "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-            "dob": (arrived.date() - timedelta(days=rng.randrange(1, 17 * 365))).isoformat(),
-        }
-        place = rng.random()
-        if place < 0.88:
-            child["postcode"] = f"{rng.choice(sectors['bcp'])}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}" \
-                                f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
-        elif place < 0.93:
-            child["postcode"] = f"{rng.choice(sectors['other'])}AA"
-        elif place < 0.96:
-            child["postcode"] = f"{rng.choice(sectors['split'])}AB"
-        elif place < 0.98:
-            child["postcode"] = rng.choice(("DT1 1AA", "SO41 9AA", "SP6 1AA"))
-        else:
-            child["postcode"] = rng.choice(("", "unknown"))
-        history = rng.random()
         missing = rng.random() < 0.03
-        if history < 0.07 or (missing and rng.random() < 0.5):
-            child["id"] = f"C{i + 1:06d}"
-            case_records.append({"child_id": child["id"], "status": "open",
-                                 "allocated_worker": rng.choice(WORKERS),
-                                 "team": rng.choice(TEAMS)})
-        elif history < 0.13:
-            child["id"] = f"C{i + 1:06d}"
-            case_records.append({"child_id": child["id"], "status": "closed",
-                                 "allocated_worker": rng.choice(WORKERS),
-                                 "closed_on": (arrived.date() - timedelta(days=rng.randrange(5, 88))
-                                               ).isoformat(), "team": rng.choice(TEAMS)})
-        elif history < 0.17:
-            child["id"] = f"C{i + 1:06d}"
-            case_records.append({"child_id": child["id"], "status": "closed",
-                                 "closed_on": (arrived.date() - timedelta(days=rng.randrange(120, 900))
-                                               ).isoformat(), "team": rng.choice(TEAMS)})
+        repeat = rng.random()
+        earlier = _earlier(contacts, arrivals, arrived, repeat)
+        if earlier is not None:  # the same child again: the same details, the same records
+            named = earlier["contact"].get("children") or [earlier["contact"]["child"]]
+            children = [dict(rng.choice(named))]
+        else:
+            children = _household(rng, i, arrived, sectors, case_records, missing)
+        child = children[0]
         channel = _pick(rng, CHANNELS)
         public = channel == "phone" and rng.random() < 0.3
         referrer = {"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
@@ -152,10 +149,13 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
         if child.get("postcode", "")[:2] in ("DT", "SO", "SP"):
             answers["authority"] = "Neighbouring council"
             answers["authority_email"] = "front.door@neighbour.invalid"
+        answers["join"] = "join" if rng.random() < JOIN else "assess_separately"
+        answers["same_child"] = False  # a near match by chance is another child
         contacts.append({
             "id": contact_id, "received_at": iso_z(arrived),
             "contact": {
-                "channel": channel, "referrer": referrer, "child": child,
+                "channel": channel, "referrer": referrer,
+                **({"child": child} if len(children) == 1 else {"children": children}),
                 "concerns": "Synthetic concern for load and what-if runs.",
                 "immediate_risk": rng.random() < 0.03, "missing": missing,
                 "information_request": rng.random() < 0.05,
@@ -187,6 +187,68 @@ def generate(n: int, seed: int, start: date, days: int) -> dict[str, Any]:
             "contacts": contacts, "disagreements": disagreements}
 
 
+def _earlier(contacts: list[dict[str, Any]], arrivals: list[datetime], arrived: datetime,
+             draw: float) -> dict[str, Any] | None:
+    """An earlier contact this one is a repeat of (`draw` below the repeat shares), or None:
+    one from the last two days (likely still in progress), or one from 3 to 84 days before
+    (likely ended within the re-referral window)."""
+    if draw < REPEAT_IN_PROGRESS:
+        low, high = arrived - timedelta(days=2), arrived
+    elif draw < REPEAT_IN_PROGRESS + REPEAT_RECENT:
+        low, high = arrived - timedelta(days=84), arrived - timedelta(days=3)
+    else:
+        return None
+    found = [c for c, at in zip(contacts, arrivals, strict=False) if low <= at < high]
+    return found[-1] if found else None
+
+
+def _household(rng: random.Random, i: int, arrived: datetime, sectors: dict[str, list[str]],
+               case_records: list[dict[str, Any]], missing: bool) -> list[dict[str, Any]]:
+    """The children a new contact names: one, or siblings sharing a surname and postcode,
+    each with a history in the case records or none (siblings known share a family id)."""
+    surname = rng.choice(LAST)
+    place = rng.random()
+    if place < 0.88:
+        postcode = f"{rng.choice(sectors['bcp'])}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}" \
+                   f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+    elif place < 0.93:
+        postcode = f"{rng.choice(sectors['other'])}AA"
+    elif place < 0.96:
+        postcode = f"{rng.choice(sectors['split'])}AB"
+    elif place < 0.98:
+        postcode = rng.choice(("DT1 1AA", "SO41 9AA", "SP6 1AA"))
+    else:
+        postcode = rng.choice(("", "unknown"))
+    count = int(_pick(rng, tuple((str(k), w) for k, w in SIBLINGS)))
+    first_names = rng.sample(FIRST, count)
+    ages = sorted(rng.sample(range(1, 17 * 365), count))
+    children = []
+    for k, (first, age) in enumerate(zip(first_names, ages, strict=True)):
+        child: dict[str, Any] = {"name": f"{first} {surname}",
+                                 "dob": (arrived.date() - timedelta(days=age)).isoformat(),
+                                 "postcode": postcode}
+        number = f"C{i + 1:06d}" + (f"-{k + 1}" if count > 1 else "")
+        history = rng.random()
+        record: dict[str, Any] | None = None
+        if history < 0.07 or (missing and k == 0 and rng.random() < 0.5):
+            record = {"status": "open", "allocated_worker": rng.choice(WORKERS),
+                      "team": rng.choice(TEAMS)}
+        elif history < 0.13:
+            record = {"status": "closed", "allocated_worker": rng.choice(WORKERS),
+                      "closed_on": (arrived.date() - timedelta(days=rng.randrange(5, 88))
+                                    ).isoformat(), "team": rng.choice(TEAMS)}
+        elif history < 0.17:
+            record = {"status": "closed", "closed_on": (arrived.date() - timedelta(
+                days=rng.randrange(120, 900))).isoformat(), "team": rng.choice(TEAMS)}
+        if record is not None:
+            child["id"] = number
+            case_records.append({"child_id": number, **record, "name": child["name"],
+                                 "dob": child["dob"], "postcode": postcode,
+                                 **({"family": f"F{i + 1:06d}"} if count > 1 else {})})
+        children.append(child)
+    return children
+
+
 # -- fields the generator does not know ---------------------------------------------------------
 
 # What the runner answers itself (an escalation stage's response), and every answer the
@@ -195,7 +257,7 @@ RUNNER_ANSWERS = frozenset({"resolved", "reasons"})
 GENERATED_ANSWERS = frozenset({
     "accepted", "nfa_confirmed", "approved", "rag", "consent_decision", "threshold_level",
     "social_worker", "strategy_discussion", "share_with_partners", "outcome", "in_bcp",
-    "authority", "authority_email", "consent_override_reasons"})
+    "authority", "authority_email", "consent_override_reasons", "join", "same_child"})
 
 
 def known_fields(document: dict[str, Any]) -> set[str]:

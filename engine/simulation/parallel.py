@@ -3,8 +3,11 @@ split into shards, each run by the real engine on its own temporary database in 
 of its own, and the reports put back together in the scenario's order.
 
 What couples cases stays within a shard: a disagreement runs in the shard of the contact it
-is about, and each shard holds its own daily PPN meetings (a meeting rates the PPNs waiting
-then; splitting who else waits changes no PPN's rating or timing). Case records go to all.
+is about, contacts about the same child (by case record id, or name and date of birth) run in
+one shard so a repeat contact finds the one before it (issue 17; a near match across shards
+is not seen), and each shard holds its own daily PPN meetings (a meeting rates the PPNs
+waiting then; splitting who else waits changes no PPN's rating or timing). Case records go
+to all.
 """
 
 from __future__ import annotations
@@ -32,12 +35,38 @@ def shard_count(scenario: Scenario) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _same_child(scenario: Scenario) -> list[int]:
+    """For each contact, the first contact about any of the same children (itself if none)."""
+    from handlers.matching import name_key
+
+    first: dict[tuple[Any, ...], int] = {}
+    group = list(range(len(scenario.contacts)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i, contact in enumerate(scenario.contacts):
+        for child in contact.contact.get("children") or [contact.contact.get("child") or {}]:
+            keys: list[tuple[Any, ...]] = [("id", child["id"])] if child.get("id") else []
+            if child.get("name") and child.get("dob"):
+                keys.append(("who", name_key(child["name"]), child["dob"]))
+            for key in keys:
+                other = first.setdefault(key, i)
+                a, b = root(i), root(other)
+                group[max(a, b)] = min(a, b)
+    return [root(i) for i in range(len(group))]
+
+
 def split(scenario: Scenario, shards: int) -> list[Scenario]:
     parts = [Scenario(scenario.start, list(scenario.case_records)) for _ in range(shards)]
     home: dict[str, int] = {}
-    for i, contact in enumerate(scenario.contacts):
-        home[contact.id] = i % shards
-        parts[i % shards].contacts.append(contact)
+    for i, (contact, first) in enumerate(zip(scenario.contacts, _same_child(scenario),
+                                             strict=True)):
+        home[contact.id] = home[scenario.contacts[first].id] if first != i else i % shards
+        parts[home[contact.id]].contacts.append(contact)
     for i, disagreement in enumerate(scenario.disagreements):
         part = home.get(disagreement.about, i % shards) if disagreement.about else i % shards
         parts[part].disagreements.append(disagreement)

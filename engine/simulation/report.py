@@ -94,7 +94,8 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
     """Each contact and disagreement as the report shows it, the working minutes each
     role's tasks took, and the heat map's figures, read back from the run's database."""
     store = run.store
-    wanted = set(run.contacts.values()) | set(run.disagreements.values())
+    children = run.children or {c: [i] for c, i in run.contacts.items()}
+    wanted = {i for ids in children.values() for i in ids} | set(run.disagreements.values())
     rows: dict[str, Any] = {}
     due: dict[str, list[dict[str, Any]]] = defaultdict(list)
     raw: dict[str, list[Any]] = defaultdict(list)
@@ -127,16 +128,26 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
         minutes = _minutes(conn, run.engine.calendar)
     timescales = Timescales(run.engine.deployments, run.engine.calendar)
     scenario_contacts = {c.id: c for c in run.scenario.contacts}
+    def child(instance_id: str) -> dict[str, Any]:
+        row = rows[instance_id]
+        return {
+            "outcome": row.outcome, "rag": row.rag, "ended_at": _z(row.ended_at),
+            "deadlines": due[instance_id], "notifications": sent[instance_id],
+            "flags": list(row.flags or []), "path": path[instance_id],
+            "lateness": _lateness(timescales, row.version_id, row.rag, raw[instance_id]),
+        }
+
     contacts = []
     for contact_id, instance_id in run.contacts.items():
-        row = rows[instance_id]
+        first = child(instance_id)  # today's fields: the contact's first (or only) child
         contacts.append({
-            "id": contact_id, "outcome": row.outcome, "rag": row.rag,
+            "id": contact_id, "outcome": first["outcome"], "rag": first["rag"],
             "received_at": _z(scenario_contacts[contact_id].received_at),
-            "ended_at": _z(row.ended_at), "deadlines": due[instance_id],
-            "notifications": sent[instance_id], "flags": list(row.flags or []),
-            "path": path[instance_id],
-            "lateness": _lateness(timescales, row.version_id, row.rag, raw[instance_id]),
+            **{k: first[k] for k in ("ended_at", "deadlines", "notifications", "flags", "path",
+                                     "lateness")},
+            # each child the contact names, in its order, with its own result (issue 17)
+            "children": [{"child": n, **child(i)}
+                         for n, i in enumerate(children.get(contact_id, [instance_id]))],
         })
     disagreements = []
     for disagreement_id, instance_id in run.disagreements.items():
@@ -167,9 +178,14 @@ def summarise(contacts: list[dict[str, Any]], disagreements: list[dict[str, Any]
     for contact in contacts:
         by_rag[contact["rag"] or "none"].extend(contact["deadlines"])
     notified = Counter(n["kind"] for c in contacts + disagreements for n in c["notifications"])
+    every_child = [child for c in contacts for child in c.get("children") or [c]]
     return {
         "contacts": len(contacts),
         "outcomes": dict(sorted(Counter(c["outcome"] or "none" for c in contacts).items())),
+        # each child counted (a contact about siblings is one contact, several children)
+        "children": len(every_child),
+        "children_outcomes": dict(sorted(Counter(c["outcome"] or "none"
+                                                 for c in every_child).items())),
         "deadlines": _tally([d for c in contacts for d in c["deadlines"]]),
         "deadlines_by_rag": {rag: _tally(items) for rag, items in sorted(by_rag.items())},
         "disagreements": len(disagreements),

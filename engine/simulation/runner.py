@@ -45,10 +45,12 @@ class Run:
     scenario: Scenario
     engine: Engine
     store: Store
-    contacts: dict[str, str]  # scenario contact id -> instance id
+    contacts: dict[str, str]  # scenario contact id -> instance id (its first child's)
     disagreements: dict[str, str]
     started_at: datetime
     ended_at: datetime
+    # scenario contact id -> each child's instance id, in the contact's order (issue 17)
+    children: dict[str, list[str]] = field(default_factory=dict)
 
 
 Progress = Callable[[int, int], None]
@@ -100,7 +102,10 @@ class Simulation:
         self._by_instance: dict[str, Contact | Disagreement] = {}
         # Instance ids are given out up front, so a disagreement raised before the contact it
         # is about arrives (SCENARIO.md's own example) still links to it.
-        self._contact_of: dict[str, str] = {c.id: self._new_id() for c in self.scenario.contacts}
+        self._children_of: dict[str, list[str]] = {
+            c.id: [self._new_id() for _ in range(c.children)] for c in self.scenario.contacts}
+        self._contact_of: dict[str, str] = {c: ids[0] for c, ids in self._children_of.items()}
+        self._child_number: dict[str, int] = {}  # instance id -> its child's place in its contact
         self._disagreement_of: dict[str, str] = {}
         self._stage_asked: dict[str, int] = {}
         # per instance in flight: element id -> (times asked, its data the last time)
@@ -152,17 +157,27 @@ class Simulation:
             if self.progress is not None:
                 self.progress(self._ended, total)
         return Run(self.scenario, engine, store, dict(self._contact_of), dict(self._disagreement_of),
-                   started_at, clock.now())
+                   started_at, clock.now(), {c: list(ids) for c, ids in self._children_of.items()})
 
     def _arrive(self, item: Contact | Disagreement) -> None:
         if isinstance(item, Contact):
             data = dict(item.contact)
             data["received_at"] = iso_z(item.received_at)
-            instance_id = self._contact_of[item.id]
-            self._by_instance[instance_id] = item
-            self._active.add(instance_id)
-            self.engine.start(CONTACT_PROCESS, data, "simulation", reference=item.id,
-                              instance_id=instance_id)
+            ids = self._children_of[item.id]
+            for number, instance_id in enumerate(ids):
+                self._by_instance[instance_id] = item
+                self._child_number[instance_id] = number
+                self._active.add(instance_id)
+            if len(ids) == 1:
+                self.engine.start(CONTACT_PROCESS, data, "simulation", reference=item.id,
+                                  instance_id=ids[0])
+            else:  # one instance per child, together (as POST /contacts starts them)
+                from handlers.intake import per_child
+
+                self.engine.start_together(CONTACT_PROCESS, [
+                    (instance_id, child, item.id if n == 0 else f"{item.id}/{n + 1}")
+                    for n, (instance_id, child) in enumerate(zip(ids, per_child(data, ids),
+                                                                 strict=True))], "simulation")
         else:
             about = self._contact_of.get(item.about) if item.about else None
             data = {"raised_at": iso_z(item.raised_at), "about": about, "summary": item.summary,
@@ -220,16 +235,18 @@ class Simulation:
             self._push(due, task, self._answer(task, values, owner, None), f"disagreement {owner.id}")
             return
         context: dict[str, Any] | None = None
+        child = self._child_number.get(instance_id, 0)
         if owner is None:  # a scheduled process's task: a PPN rating belongs to its contact
             context = self.engine.task_data(task.id)
             ppn = context.get("ppn")
             if isinstance(ppn, dict):
                 owner = self._by_instance.get(ppn.get("instance_id", ""))
+                child = self._child_number.get(ppn.get("instance_id", ""), 0)
         if isinstance(owner, Contact):
             context = self._not_looping(instance_id, owner, task, context)
         work = owner.time_for(task.role) if isinstance(owner, Contact) else timedelta(0)
         due = self.engine.calendar.add_working_time(now, work) if work > timedelta(0) else now
-        answers = owner.answers if isinstance(owner, Contact) else {}
+        answers = owner.answers_for(child) if isinstance(owner, Contact) else {}
         values = self._answer(task, answers, owner, context)
         self._push(due, task, values, f"contact {owner.id}" if owner else "the schedule")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,11 @@ from ..clock import as_utc
 FORMAT = 1
 TOP = ("format", "start", "case_records", "contacts", "disagreements", "name", "description",
        "defaults")
-CONTACT_KEYS = ("id", "received_at", "contact", "answers", "work_time")
+CONTACT_KEYS = ("id", "received_at", "contact", "answers", "work_time", "child_answers")
 DISAGREEMENT_KEYS = ("id", "raised_at", "about", "stages", "summary", "raised_by")
 STAGE_KEYS = ("resolved", "after", "reasons")
-RECORD_KEYS = ("child_id", "status", "allocated_worker", "team", "closed_on", "worker_email")
+RECORD_KEYS = ("child_id", "status", "allocated_worker", "team", "closed_on", "worker_email",
+               "name", "dob", "postcode", "family")
 
 
 class ScenarioError(ValueError):
@@ -34,9 +35,21 @@ class Contact:
     contact: dict[str, Any]
     answers: dict[str, Any]
     work_time: dict[str, timedelta]
+    # A contact naming several children (`contact.children`): each child's answers that
+    # differ from the contact's (its own RAG rating or outcome), in the children's order.
+    child_answers: list[dict[str, Any]] = field(default_factory=list)
 
     def time_for(self, role: str) -> timedelta:
         return self.work_time.get(role, self.work_time.get("default", timedelta(0)))
+
+    @property
+    def children(self) -> int:
+        return len(self.contact.get("children") or [None])
+
+    def answers_for(self, child: int) -> dict[str, Any]:
+        """The answers the scripted people give for the contact's child number `child`."""
+        own = self.child_answers[child] if child < len(self.child_answers) else {}
+        return {**self.answers, **own}
 
 
 @dataclass
@@ -128,6 +141,12 @@ def build(document: Any, source: str = "scenario",
         record = _keys(record, RECORD_KEYS, where)
         if not record.get("child_id") or record.get("status") not in ("open", "closed"):
             raise ScenarioError(f"{where}: needs child_id and status open or closed")
+        for day in ("closed_on", "dob"):
+            try:
+                if record.get(day) is not None:
+                    date.fromisoformat(record[day])
+            except (TypeError, ValueError):
+                raise ScenarioError(f"{where}: {day} must be a date, YYYY-MM-DD") from None
         scenario.case_records.append(record)
     # Answers every contact gives unless its own answers say otherwise: a new form field
     # needs one line here, not an edit of every contact.
@@ -162,13 +181,27 @@ def build(document: Any, source: str = "scenario",
                 if name not in known_answers:
                     raise ScenarioError(f"{where}: answers.{name} is not a field of any task "
                                         "in the diagrams")
+        child_answers = item.get("child_answers") or []
+        if not isinstance(child_answers, list) or not all(isinstance(a, dict)
+                                                          for a in child_answers):
+            raise ScenarioError(f"{where}: child_answers must be a list of objects, one per "
+                                "child the contact names")
+        if len(child_answers) > len(body.get("children") or [None]):
+            raise ScenarioError(f"{where}: child_answers has {len(child_answers)} entries but "
+                                f"the contact names {len(body.get('children') or [None])} "
+                                "child(ren)")
+        if known_answers is not None:
+            for name in (n for own in child_answers for n in own):
+                if name not in known_answers:
+                    raise ScenarioError(f"{where}: child_answers.{name} is not a field of any "
+                                        "task in the diagrams")
         work = item.get("work_time") or {}
         if not isinstance(work, dict):
             raise ScenarioError(f"{where}: work_time must be an object of role: duration")
         work_time = {role: parse_duration(value, f"{where}: work_time.{role}")
                      for role, value in work.items()}
         scenario.contacts.append(Contact(contact_id, received, body, {**defaults, **answers},
-                                         work_time))
+                                         work_time, [dict(a) for a in child_answers]))
     for i, item in enumerate(document.get("disagreements") or []):
         item = _keys(item, DISAGREEMENT_KEYS, f"disagreements[{i}]")
         disagreement_id = item.get("id")

@@ -57,6 +57,8 @@ def modeller_saved(names: tuple[str, ...], into: Path) -> tuple[Path, Path]:
         folder.mkdir()
         for name in ("calendar.toml", "directory.toml"):
             shutil.copy(PROCESSES / name, folder / name)
+        for table in PROCESSES.glob("*.dmn"):  # decision tables the diagrams run, as they are
+            shutil.copy(table, folder / table.name)
     for name in names:
         shutil.copy(PROCESSES / name, original / name)
         result = subprocess.run([str(MODELER_SAVE), str(PROCESSES / name), "-o", str(saved / name)],
@@ -92,6 +94,7 @@ class Hub:
         self.store.create()
         self.engine = Engine(self.store, self.clock, processes)
         self.engine.deploy()
+        self._born = 0  # contacts given a child of their own so far
         if case_records:
             with self.store.transaction() as conn:
                 seed_children(conn, case_records)
@@ -99,12 +102,40 @@ class Hub:
     # -- starting ---------------------------------------------------------------------------
 
     def contact(self, received_at: str | datetime | None = None, **changes: Any) -> str:
-        """A contact to first response; keyword arguments change the default contact."""
+        """A contact to first response; keyword arguments change the default contact. Each is
+        about a child of its own (the default child born a few weeks later each time) unless
+        the changes name the child (`name`, `dob` or `id`): a test of repeat contacts says so."""
         data = merged(CONTACT, changes)
+        named = changes.get("child") or {}
+        if not {"name", "dob", "id"} & set(named) and "children" not in changes:
+            born = datetime.fromisoformat(CONTACT["child"]["dob"]) + timedelta(days=37 * self._born)
+            data["child"]["dob"] = born.date().isoformat()
+            self._born += 1
         if received_at is not None:
             data["received_at"] = instant(received_at).isoformat()
         instance_id, _ = self.engine.start("first_response", data, "tester")
         return instance_id
+
+    def contact_about(self, children: list[dict[str, Any]],
+                      received_at: str | datetime | None = None, **changes: Any) -> list[str]:
+        """A contact naming several children, started as POST /contacts starts it: one first
+        response instance per child, together; returns their ids, in the contact's order."""
+        import uuid
+
+        from handlers.intake import per_child, validate_contact
+
+        data = merged(CONTACT, changes)
+        data.pop("child")
+        data["children"] = children
+        if received_at is not None:
+            data["received_at"] = instant(received_at).isoformat()
+        clean, errors = validate_contact(data)
+        assert not errors, errors
+        ids = [str(uuid.uuid4()) for _ in children]
+        self.engine.start_together("first_response", [
+            (i, data, None) for i, data in zip(ids, per_child(clean, ids), strict=True)],
+            "tester")
+        return ids
 
     def start(self, process: str, data: dict[str, Any], **kwargs: Any) -> str:
         instance_id, _ = self.engine.start(process, data, "tester", **kwargs)

@@ -28,14 +28,18 @@ REFERRER = CONTACT["referrer"]["email"]
 
 # raise_concerns.bpmn, called after receipt and after each person's step, when nothing new
 # was recorded (no crime for the Police, no immediate risk): it tells nobody.
-CONCERNS = ["concerns_start", "police_gw", "police_merge", "red_gw", "red_merge", "concerns_end"]
+CONCERNS = ["concerns_start", "police_gw", "police_merge", "red_gw", "red_merge", "worker_gw",
+            "worker_merge", "concerns_end"]
 # Step 1 for every contact: recorded, looked up, and the police told at once if a crime is
 # suspected (seed 002), before anything else is done with it.
 RECEIPT = ["contact_received", "receive_contact", "look_up_case_records", *CONCERNS,
-           "receipt_concerns", "missing_gw"]
+           "receipt_concerns", "repeat_gw", "repeat_merge", "missing_gw"]
+# Stages 1-2 begin: who the child is is settled (no near match to confirm) and no other
+# contact about the child is in progress (issue 17).
+KNOWN = ["decide_start", "near_gw", "near_merge", "join_gw", "join_merge"]
 # Stage 1 for a contact that is none of the special cases, up to verification: the case
 # records first (an open case is forwarded whatever the postcode), then the postcode.
-FRONT = [*RECEIPT, "decide_start", "immediate_gw", "open_case_gw", "check_postcode",
+FRONT = [*RECEIPT, *KNOWN, "immediate_gw", "open_case_gw", "check_postcode",
          "postcode_gw", "bcp_merge", "ppn_gw"]
 # After a person's step that recorded nothing new.
 VERIFIED = ["verify", *CONCERNS, "verify_concerns", "verify_gw"]
@@ -155,7 +159,8 @@ def test_a_contact_takes_the_main_road_to_a_section_47_enquiry(hub: Hub) -> None
     assert view["rag"] == "RED"
     assert view["path"] == [
         *FRONT, *VERIFIED, "brag_merge", *BRAGGED, "sub_decide", "route_gw",
-        "open_contact_task", "open_contact", "respond_start", "respond_merge", "assess_start",
+        "open_contact_task", "open_contact", "respond_start", "respond_merge", "decide_rag_due",
+        "assess_start",
         "rag_gw", "ra_start", "ra_resume_gw", "allocate_social_worker", "assess_risk", *CONCERNS,
         "assess_concerns", "ra_red_gw", "ra_resume_merge", "partners_gw", "share_information",
         "partners_merge", "strategy_gw", "hold_strategy_discussion", "strategy_merge", "draft_plans",
@@ -267,9 +272,9 @@ def test_a_red_contact_in_hub_hours_goes_straight_to_a_manager_without_an_alert(
     assert view["flags"] == ["immediate_risk"]
     assert view["path"] == [
         "contact_received", "receive_contact", "look_up_case_records", "concerns_start",
-        "police_gw", "police_merge", "red_gw", "flag_red", "worker_gw", "worker_merge", "ooh_gw",
-        "ooh_merge", "red_merge", "concerns_end", "receipt_concerns", "missing_gw", "decide_start",
-        "immediate_gw", "brag_merge"]
+        "police_gw", "police_merge", "red_gw", "flag_red", "ooh_gw", "ooh_merge", "red_merge",
+        "worker_gw", "worker_merge", "concerns_end", "receipt_concerns", "repeat_gw",
+        "repeat_merge", "missing_gw", *KNOWN, "immediate_gw", "brag_merge"]
     # no postcode check, no verification: the manager's BRAG is the first task
     assert open_tasks(hub, contact) == [("brag", MANAGER)]
     assert sent(hub, contact) == []

@@ -39,7 +39,8 @@ MISSING_RECEIPT = ["missing_received", "missing_receive", "missing_look_up", *CO
                    "missing_receipt_concerns", "allocated_gw"]
 # First response up to the call of Pathway 2: straight from receipt, before Stages 1-2.
 TO_PATHWAY_2 = ["contact_received", "receive_contact", "look_up_case_records", *CONCERNS,
-                "receipt_concerns", "missing_gw", "missing_merge", *MISSING_RECEIPT]
+                "receipt_concerns", "repeat_gw", "repeat_merge", "missing_gw", "missing_merge",
+                *MISSING_RECEIPT]
 
 
 def report_missing(hub: Hub, received_at: str, **changes: Any) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -22,8 +24,22 @@ CONTACT: dict[str, Any] = {
 }
 
 
+BORN = itertools.count()
+KEYED: dict[str, int] = {}
+
+
+def a_child_of_its_own(n: int) -> dict[str, Any]:
+    """The test contact's child, born in a year of its own: not the same child as any other
+    contact's, nor a near match (issue 17: a child named again is a repeat contact)."""
+    return {**CONTACT["child"], "dob": (date(2015, 4, 1) - timedelta(days=400 * n)).isoformat()}
+
+
 def submit(service: Service, who: str = "bso", **headers: str) -> dict[str, Any]:
-    answer = service.call(who, "POST", "/contacts", json=CONTACT, headers=headers)
+    """A contact about a child of its own (the same one again for a repeated key)."""
+    key = headers.get("Idempotency-Key")
+    child = a_child_of_its_own(KEYED.setdefault(key, next(BORN)) if key else next(BORN))
+    answer = service.call(who, "POST", "/contacts", json={**CONTACT, "child": child},
+                          headers=headers)
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 

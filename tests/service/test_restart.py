@@ -22,7 +22,7 @@ from engine.store import Store, deadlines, history, notifications
 from tests.pathways.harness import PROCESSES
 from tests.service.conftest import free_port
 from tests.service.smtp import SmtpServer
-from tests.service.test_api import CONTACT
+from tests.service.test_api import CONTACT, a_child_of_its_own
 
 MASH = [sys.executable, "-m", "engine.cli"]
 MANAGER = "MASH Team Manager / Early Help Decision Maker"
@@ -74,6 +74,7 @@ class Load:
         self.accepted: dict[str, str] = {}  # idempotency key -> instance id
         self.completed: set[str] = set()
         self.stop = threading.Event()
+        self.born: dict[str, int] = {}  # each contact about a child of its own
 
     def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
         try:
@@ -84,7 +85,9 @@ class Load:
             return None
 
     def submit(self, key: str) -> bool:
-        answer = self.call("bso", "POST", "/contacts", json=CONTACT,
+        born = self.born.setdefault(key, len(self.born))  # a retry names the same child
+        body = {**CONTACT, "child": a_child_of_its_own(born)}
+        answer = self.call("bso", "POST", "/contacts", json=body,
                            headers={"Idempotency-Key": key})
         if answer is not None and answer.status_code == 201:
             self.accepted[key] = answer.json()["id"]

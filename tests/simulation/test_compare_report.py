@@ -39,11 +39,11 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]
     folder = tmp_path_factory.mktemp("compare")
     after = folder / "red-in-2-hours"
     shutil.copytree(PROCESSES, after)
-    diagram = after / "first_response.bpmn"
-    text = diagram.read_text(encoding="utf-8")
-    timer = '"bpmn:tFormalExpression">working_hours(4, '  # RED's timescale in the timer
+    table = after / "rag_timescale.dmn"  # the RAG timescales, written once (issue 14.10)
+    text = table.read_text(encoding="utf-8")
+    timer = "<text>working_hours(4, "  # RED's timescale in the decision table
     assert text.count(timer) == 1
-    diagram.write_text(text.replace(timer, timer.replace("(4, ", "(2, ")), encoding="utf-8")
+    table.write_text(text.replace(timer, timer.replace("(4, ", "(2, ")), encoding="utf-8")
     document = copy.deepcopy(SCENARIO)
     scenario = folder / "scenario.json"
     scenario.write_text(json.dumps(document))

@@ -138,10 +138,12 @@ def test_mash_validate_on_the_real_processes(tmp_path: Path,
     shutil.copytree(PROCESSES, folder)
     assert main(["validate", "--no-dry-run", str(folder)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-3:] == [
+    assert out[-4:] == [
         "5 diagram(s) valid: escalation, first_response, missing_child, ppn_meeting, "
-        "raise_concerns, risk_assessment", "the dry run was not run (--no-dry-run)",
-        "1 warning(s)"]
+        "raise_concerns, risk_assessment; 1 decision(s): rag_timescale",
+        f"decision rag_timescale ({folder / 'rag_timescale.dmn'}): run by first_response "
+        "(decide_rag_due), missing_child (missing_decide_rag_due)",
+        "the dry run was not run (--no-dry-run)", "1 warning(s)"]
 
 
 def test_mash_validate_refuses_a_misspelt_name_with_the_nearest_one(

@@ -12,7 +12,7 @@ from engine import dataflow, diagrams
 from engine.dataflow import Fact
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
-REAL = {p.name: p.read_bytes() for p in PROCESSES.glob("*.bpmn")}
+REAL = {p.name: p.read_bytes() for p in [*PROCESSES.glob("*.bpmn"), *PROCESSES.glob("*.dmn")]}
 
 
 def analysed(changes: dict[str, tuple[str, str]] | None = None,

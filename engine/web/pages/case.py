@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from ... import queries
 from ...service import Engine
 from .. import diagram, reads, views
+from ..household import household
 from ..render import HEADERS, page
 from ..session import Session, signed_in
 from .common import chrome, is_uuid, refused
@@ -37,6 +38,7 @@ def router(engine: Engine) -> APIRouter:
             case = queries.instance_view(conn, instance_id)
             about = reads.about(conn, [instance_id]).get(instance_id, {})
             names = views.Names.of(reads.forms(conn, instance_id))
+            family = household(conn, session.caller, instance_id, engine.calendar.zone)
         history = views.history_steps(case["history"], engine.calendar, names)
         done = {h["element_id"]: h["element_name"] for h in case["history"]
                 if h["action"] == "completed" and h["element_id"] and h["element_name"]}
@@ -46,7 +48,7 @@ def router(engine: Engine) -> APIRouter:
             open_tasks=[{**t, "mine": reads.may_do(session.caller, t["role"]),
                          "due": views.due(engine.calendar, now, t["due"])}
                         for t in case["open_tasks"]],
-            path_names=list(done.values()),
+            path_names=list(done.values()), household=family,
             **chrome(engine, session, ""))
 
     @pages.get("/case/{instance_id}/diagram.json", include_in_schema=False)

@@ -13,6 +13,7 @@ from ...service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ...store import history
 from .. import formfields, reads, timing, views
 from ..formfields import Posted
+from ..household import household
 from ..render import page
 from ..session import CSRF_FIELD, Session, signed_in
 from .common import chrome, first, is_uuid, posted, refused
@@ -53,6 +54,7 @@ def router(engine: Engine) -> APIRouter:
             about = reads.about(conn, [row.instance_id]).get(row.instance_id, {})
             names = views.Names.of(reads.forms(conn, row.instance_id))
             version_id = queries.instance_row(conn, row.instance_id).version_id
+            family = household(conn, session.caller, row.instance_id, engine.calendar.zone)
         form = list(row.form or [])
         steps = views.history_steps(case["history"], engine.calendar, names)
         now = engine.clock.now()
@@ -70,7 +72,7 @@ def router(engine: Engine) -> APIRouter:
                             "may_release": claims.may_release(session.caller, held.holder)},
             claim_error=claim_error,
             other_errors=formfields.unplaced_errors(form, errors or []),
-            guidance=guidance(version_id, row.element_id),
+            guidance=guidance(version_id, row.element_id), household=family,
             **chrome(engine, session, "inbox"))
 
     def guidance(version_id: int, element_id: str) -> str | None:
