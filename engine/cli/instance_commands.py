@@ -48,12 +48,12 @@ def register(subparsers: Any) -> None:
     _common(complete)
     complete.set_defaults(handler=complete_command)
 
-    show = subparsers.add_parser("show", help="an instance: state, open tasks, deadlines, history")
+    show = subparsers.add_parser("show", help="an instance: state, tasks, deadlines, history")
     show.add_argument("instance")
     _common(show)
     show.set_defaults(handler=show_command)
 
-    retry = subparsers.add_parser("retry", help="retry an instance in incident now")
+    retry = subparsers.add_parser("retry", help="run the failed step of an instance again now")
     retry.add_argument("instance")
     retry.add_argument("--by", default="operator", metavar="NAME")
     _common(retry)
