@@ -408,8 +408,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         codes={"403": "not a manager's role", "422": "a bad period or filter"}),
     ("get", "/reports/heatmap/{process_id}"): dict(
         summary="Where contacts wait: each element's count, median and 90th percentile",
-        ok=("200", "Per element of the diagram.", {"application/json": {"schema": {
-            "type": "array", "items": {"type": "object"}}}}),
+        ok=("200", "The process, its version and period, and per element of the diagram its "
+                   "count, median and 90th percentile.",
+            {"application/json": {"schema": {"type": "object"}}}),
         who="a manager's role, admin",
         codes={"403": "not a manager's role", "404": "no such deployed process",
                "422": "a bad period"}),

@@ -120,7 +120,7 @@ class MashScriptEngine(PythonScriptEngine):
     @contextmanager
     def just_before_now(self) -> Iterator[None]:
         """Timers see the instant just before now: what falls due exactly now waits, so work
-        done at a deadline's due instant meets it (DOMAIN.md: met "at or before")."""
+        done at a deadline's due instant meets it (docs/process.md: met "at or before")."""
         self._instant_before = self.clock.now() - timedelta(microseconds=1)
         try:
             yield
