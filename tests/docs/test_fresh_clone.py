@@ -31,9 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def readme_line(pattern: str) -> str:
+def readme_line(pattern: str, flags: int = re.M) -> str:
     """A command of the README's, its continuation lines joined, its comment left off."""
-    found = re.search(pattern, README, re.M | re.S)
+    found = re.search(pattern, README, flags)
     assert found, f"README.md has no line like {pattern!r}"
     return re.sub(r"\s+#.*$", "", found.group(0).replace("\\\n", " "))
 
@@ -69,7 +69,7 @@ def test_a_fresh_clone_runs_the_readme_and_the_examples(tmp_path: Path) -> None:
         made = subprocess.run(shlex.split(token_line), cwd=clone, env=env, capture_output=True,
                               text=True, timeout=120, check=True)
         token = made.stdout.strip().splitlines()[-1]
-        curl = readme_line(r"^curl .*?/contacts$")
+        curl = readme_line(r"^curl .*?/contacts$", re.M | re.S)
         curl = curl.replace("TOKEN", token).replace("http://127.0.0.1:8080", url)
         posted = subprocess.run(shlex.split(curl), cwd=clone, env=env, capture_output=True,
                                 text=True, timeout=60, check=True)
