@@ -432,6 +432,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# The field a refusal of each status usually names, for the examples /docs shows.
+REFUSED_FIELD = {"400": "body", "401": "authorization", "403": "role", "404": "request",
+                 "409": "task", "413": "body", "422": "body", "503": "process"}
+
+
 def _operation(operation: dict[str, Any], spec: dict[str, Any]) -> None:
     text = spec.get("text", "")
     operation["summary"] = spec["summary"]
@@ -454,8 +459,9 @@ def _operation(operation: dict[str, Any], spec: dict[str, Any]) -> None:
     else:
         operation["security"] = []
     for status, why in sorted(refusals.items()):
+        example = {"errors": [{"field": REFUSED_FIELD.get(status, "body"), "message": why}]}
         responses[status] = {"description": why, "content": {"application/json": {
-            "schema": ERRORS_REF}}}
+            "schema": ERRORS_REF, "example": example}}}
     operation["responses"] = responses
 
 
