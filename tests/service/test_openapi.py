@@ -170,6 +170,14 @@ def _set(base: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     return body
 
 
+def test_the_description_is_a_valid_openapi_document(described: dict[str, Any]) -> None:
+    """What client generators read: valid OpenAPI 3.1, every schema valid JSON Schema."""
+    from openapi_spec_validator import validate
+
+    assert described["openapi"].startswith("3.1")
+    validate(described)
+
+
 def test_every_operation_says_who_may_call_it_and_how_it_refuses(
         described: dict[str, Any]) -> None:
     text = json.dumps(described)
