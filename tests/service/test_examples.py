@@ -84,7 +84,7 @@ def test_the_readme_curl_line_works_as_written_from_the_repository_root(service:
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    assert set(answer) == {"id", "received_at"}
+    assert {"id", "received_at"} <= set(answer)
 
 
 def test_the_scenario_replays_the_example_contacts(capsys: pytest.CaptureFixture[str]) -> None:
