@@ -2,8 +2,9 @@
 
 1. Each file (engine/diagrams.py): XML safety, the BPMN and DMN schemas, every expression's
    safety and bounds, timers parsed fully and type-checked, handlers, forms, decisions.
-2. The configuration beside the diagrams: `calendar.toml` and `directory.toml`, line by
-   line; the times when neither the Hub nor Out of Hours is on duty (a warning).
+2. The configuration beside the diagrams: `calendar.toml`, `directory.toml` and
+   `retention.toml`, line by line; the times when neither the Hub nor Out of Hours is on
+   duty (a warning).
 3. The names each expression reads, against what can have set them (engine/dataflow.py).
 4. What the standard handlers need of the diagram and the directory: every `role:NAME` a
    notification goes to has an address, every notification kind a template.
@@ -14,9 +15,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import dataflow, diagrams
 from .calendar_config import (
@@ -30,6 +32,11 @@ from .diagrams import BPMN, CAMUNDA, DiagramSet
 from .directory import DIRECTORY_FILE, RoleDirectory, read_directory
 from .dryrun import DryRun, dry_run
 from .problems import Problem
+from .retention import RETENTION_FILE, RetentionConfigError, load_schedule
+
+if TYPE_CHECKING:
+    from .deployments import Deployed
+    from .service import Engine
 
 # What the standard handlers (handlers/*.py) need of a service task: its properties.
 REQUIRED_PROPERTIES = {"notify": ("kind", "to"), "deadline_breach": ("to",),
@@ -79,6 +86,10 @@ def check(paths: list[Path], folder: Path | None = None, *, run: bool = True,
     report.warnings += gaps
     directory, directory_problems = read_directory(folder)
     report.errors += [_line(message, "fix directory.toml") for message in directory_problems]
+    try:
+        load_schedule(folder)
+    except RetentionConfigError as err:
+        report.errors.append(_line(str(err), ""))
     if found is None:
         return report
     report.diagrams = found
@@ -98,6 +109,57 @@ def check(paths: list[Path], folder: Path | None = None, *, run: bool = True,
         report.errors += result.problems
         report.warnings += result.warnings
     return report
+
+
+class NotDeployed(Exception):
+    """A deploy refused by the checks: every problem, as `mash validate` lists them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def deploy(engine: Engine, paths: list[Path] | None = None) -> tuple[list[Deployed], list[Problem]]:
+    """Every deploy a person asks for (`mash deploy`, `POST /deploy`, `mash serve --deploy`
+    and a service's first start): everything `mash validate` checks, the dry run included,
+    then the deployment. Returns what was deployed and the warnings; raises NotDeployed,
+    with nothing written, when anything is wrong."""
+    paths = paths or [engine.processes]
+    warnings = checked(paths, engine.processes)
+    try:
+        results = engine.deploy(paths)
+    except diagrams.DiagramError as err:
+        raise NotDeployed(err.problems) from None
+    return results, warnings
+
+
+def checked(paths: list[Path], folder: Path) -> list[Problem]:
+    """Every check (`check`, the dry run included) or NotDeployed; the warnings."""
+    key = _content_key(paths, folder)
+    warnings = _PASSED.get(key)
+    if warnings is None:
+        report = check(paths, folder)
+        if report.errors:
+            raise NotDeployed(report.errors)
+        warnings = _PASSED[key] = report.warnings
+    return warnings
+
+
+# Contents that passed every check in this process, with their warnings: the checks (the dry
+# run above all) depend only on the files and on the handlers' code, so the same contents
+# deployed again (another service in a test run, a repeated POST /deploy) are not run again.
+_PASSED: dict[str, list[Problem]] = {}
+
+
+def _content_key(paths: list[Path], folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name, content in sorted(diagrams.diagram_files(paths).items()):
+        digest.update(name.encode() + b"\0" + diagrams.file_hash(content).encode() + b"\0")
+    for name in (CALENDAR_FILE, DIRECTORY_FILE, RETENTION_FILE):
+        path = folder / name
+        content = path.read_bytes() if path.exists() else b"(none)"
+        digest.update(name.encode() + b"\0" + diagrams.file_hash(content).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def check_calendar(folder: Path) -> tuple[list[Problem], list[Problem]]:

@@ -397,9 +397,47 @@ class DiagramSet:
         return sorted(needed | decisions)
 
     def version_hash(self, process_id: str) -> str:
+        """What a process's version stands for: its own file, the definitions of the
+        processes it calls (transitively) that are drawn in other files, not those files
+        whole (a change elsewhere in a called process's file makes no new version of it),
+        and the decision tables they use."""
+        own = self.models[process_id].file
+        called = self._called(process_id)
         digest = hashlib.sha256()
-        for name in self.files_for(process_id):
+        digest.update(own.encode() + b"\0" + file_hash(self.files[own]).encode() + b"\0")
+        for name in sorted(called):
+            if self.models[name].file != own:
+                digest.update(name.encode() + b"\0" + self._definition_hash(name).encode()
+                              + b"\0")
+        tables = {self.decisions[d].file for p in (process_id, *called)
+                  for d in self.models[p].decisions if d in self.decisions}
+        for name in sorted(tables):  # the decision tables it (or what it calls) uses
             digest.update(name.encode() + b"\0" + file_hash(self.files[name]).encode() + b"\0")
+        return digest.hexdigest()
+
+    def _called(self, process_id: str) -> set[str]:
+        found: set[str] = set()
+        todo = [process_id]
+        while todo:
+            for called in self.models[todo.pop()].calls:
+                if called in self.models and called not in found and called != process_id:
+                    found.add(called)
+                    todo.append(called)
+        return found
+
+    def _definition_hash(self, process_id: str) -> str:
+        """A process as it runs: its <process> element and what the definitions declare for
+        it (messages, errors, signals), canonical; not the drawing, not the other processes."""
+        root = read_xml(self.files[self.models[process_id].file],
+                        self.models[process_id].file).getroot()
+        digest = hashlib.sha256()
+        for node in root:
+            if not isinstance(node.tag, str) or node.tag in (f"{BPMN}collaboration",
+                                                             "{" + NS["bpmndi"] + "}BPMNDiagram"):
+                continue
+            if node.tag == f"{BPMN}process" and node.get("id") != process_id:
+                continue
+            digest.update(etree.tostring(node, method="c14n"))
         return digest.hexdigest()
 
     def shown(self, filename: str) -> str:

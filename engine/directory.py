@@ -76,6 +76,21 @@ def read_directory(processes: Path) -> tuple[RoleDirectory, list[str]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         return RoleDirectory(source=str(path)), [f"{shown}: cannot be read ({err})"]
+    return read_directory_text(text, shown, str(path))
+
+
+def parse_directory(text: str, source: str = DIRECTORY_FILE) -> RoleDirectory:
+    """A directory from its text (as deployed: engine/deployments.py); raises DirectoryError
+    with the first problem."""
+    directory, problems = read_directory_text(text, source, source)
+    if problems:
+        raise DirectoryError(problems[0])
+    return directory
+
+
+def read_directory_text(text: str, shown: str, source: str) -> tuple[RoleDirectory, list[str]]:
+    """The directory in `text` and every problem in it (`shown` names the file in them)."""
+    path = source
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

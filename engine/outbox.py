@@ -1,16 +1,20 @@
 """Notifications: written to the outbox in the step's transaction, sent after it commits.
 
 A handler's `send` only inserts a row, so a step that fails or rolls back sends nothing.
-`Mailer` delivers unsent rows by SMTP, claiming each with a row lock (PostgreSQL: SKIP
-LOCKED, so two services never take the same one) and giving each message a stable
-Message-ID, so a receiver can tell a resend after a crash from a new message. Logs name the
-notification's id and kind, never its recipient or body.
+`Mailer` delivers unsent rows by SMTP: it claims one with a lease (PostgreSQL: SKIP LOCKED,
+so two services never take the same one), sends it outside any transaction, then marks it;
+a failure is retried with back-off for as long as it takes, never given up (one undelivered
+too long is an incident: engine/incidents.py). Each message has a stable Message-ID, so a
+receiver can tell a resend after a crash from a new message. Logs name the notification's
+id and kind, never its recipient or body.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
+import socket
 import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -19,7 +23,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from .clock import Clock
 from .registry import StepWrites
@@ -28,7 +31,6 @@ from .store import Store, messages, notifications
 log = logging.getLogger("mash.outbox")
 
 SENDER = "MASH First Response Hub <childrensfirstresponse@mash.invalid>"
-MAX_ATTEMPTS = 10
 
 
 class Outbox:
@@ -74,10 +76,31 @@ def message_id(notification_id: str) -> str:
     return f"<{notification_id}@mash.invalid>"
 
 
-class Mailer:
-    """Sends what is in the outbox through `smtp://HOST:PORT`."""
+# Police and Out of Hours alerts and missing-person reports cannot wait: they go out first,
+# and are an incident sooner when they cannot be delivered (engine/incidents.py).
+URGENT_KINDS = frozenset({"police_notification", "out_of_hours_alert", "missing_person_report"})
 
-    def __init__(self, store: Store, clock: Clock, smtp_url: str) -> None:
+LEASE = timedelta(minutes=2)  # a mailer's hold on the one it sends; longer than a send takes
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_CAP = timedelta(minutes=15)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """After the n-th failed attempt: 30 s, 1, 2, 4, 8 minutes, then every 15 minutes for as
+    long as it takes (hours, days: never given up). Capped at 15 minutes, not an hour: once
+    the mail server is back, a police notification must not wait long for its next try (and
+    the first success sends everything waiting at once)."""
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
+
+
+class Mailer:
+    """Sends what is in the outbox through `smtp://HOST:PORT`: claim one (a lease, in a
+    short transaction), send it outside any transaction with connect and send timeouts,
+    then mark it sent, or failed with its next attempt. A slow or silent mail server holds
+    no database lock; two mailers never send one notification at the same time."""
+
+    def __init__(self, store: Store, clock: Clock, smtp_url: str, *,
+                 connect_timeout: float = 10.0, send_timeout: float = 30.0) -> None:
         parsed = urlparse(smtp_url)
         if parsed.scheme != "smtp" or not parsed.hostname:
             raise ValueError(f"MASH_SMTP_URL {smtp_url!r}: write smtp://HOST:PORT")
@@ -85,38 +108,67 @@ class Mailer:
         self.clock = clock
         self.host = parsed.hostname
         self.port = parsed.port or 25
+        self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
+        self.name = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def send_pending(self, limit: int = 100) -> int:
-        """Send up to `limit` unsent notifications; returns how many went."""
+        """Send up to `limit` notifications that are due; returns how many went. Stops at the
+        first failure: the mail server is unwell, the rest wait for the next round."""
         sent = 0
         while sent < limit:
-            with self.store.transaction() as conn:
-                row = self._claim(conn)
-                if row is None:
-                    return sent
-                try:
-                    self._deliver(row)
-                except (OSError, smtplib.SMTPException) as err:
-                    conn.execute(notifications.update().where(notifications.c.id == row.id)
-                                 .values(attempts=row.attempts + 1,
-                                         last_error=f"{err.__class__.__name__}: {err}"[:500]))
-                    log.warning("notification %s (%s) not sent: %s", row.id, row.kind,
-                                err.__class__.__name__)
-                    return sent
-                conn.execute(notifications.update().where(notifications.c.id == row.id)
-                             .values(sent_at=self.clock.now(), attempts=row.attempts + 1))
-                log.info("notification %s (%s) sent", row.id, row.kind)
-                sent += 1
+            row = self._claim()
+            if row is None:
+                return sent
+            try:
+                self._deliver(row)
+            except (OSError, smtplib.SMTPException) as err:
+                self._failed(row, err)
+                return sent
+            self._sent(row)
+            sent += 1
         return sent
 
-    def _claim(self, conn: Connection) -> Any:
-        query = (sa.select(notifications)
-                 .where(notifications.c.sent_at.is_(None),
-                        notifications.c.attempts < MAX_ATTEMPTS)
-                 .order_by(notifications.c.created_at).limit(1))
-        if self.store.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return conn.execute(query).first()
+    def _claim(self) -> Any:
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            query = (sa.select(notifications)
+                     .where(notifications.c.sent_at.is_(None), _due(now), _free(now))
+                     .order_by(sa.case((notifications.c.kind.in_(sorted(URGENT_KINDS)), 0),
+                                       else_=1), notifications.c.created_at)
+                     .limit(1))
+            if self.store.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            taken = conn.execute(notifications.update().where(
+                notifications.c.id == row.id, notifications.c.sent_at.is_(None), _free(now))
+                .values(claimed_until=now + LEASE, claimed_by=self.name)).rowcount
+            return row if taken == 1 else None
+
+    def _sent(self, row: Any) -> None:
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            conn.execute(notifications.update().where(notifications.c.id == row.id)
+                         .values(sent_at=now, attempts=row.attempts + 1, claimed_until=None,
+                                 claimed_by=None))
+            if row.attempts:  # the mail server is back: whatever waits for a retry goes now
+                conn.execute(notifications.update().where(
+                    notifications.c.sent_at.is_(None), notifications.c.next_attempt_at > now)
+                    .values(next_attempt_at=None))
+        log.info("notification %s (%s) sent", row.id, row.kind,
+                 extra={"attempts": row.attempts + 1})
+
+    def _failed(self, row: Any, err: BaseException) -> None:
+        attempts = row.attempts + 1
+        retry_at = self.clock.now() + retry_delay(attempts)
+        with self.store.transaction() as conn:
+            conn.execute(notifications.update().where(notifications.c.id == row.id).values(
+                attempts=attempts, last_error=f"{err.__class__.__name__}: {err}"[:500],
+                next_attempt_at=retry_at, claimed_until=None, claimed_by=None))
+        log.warning("notification %s (%s) not sent: %s; attempt %d, next at %s", row.id,
+                    row.kind, err.__class__.__name__, attempts, retry_at.isoformat())
 
     def _deliver(self, row: Any) -> None:
         message = EmailMessage()
@@ -126,12 +178,30 @@ class Mailer:
         message["Message-ID"] = message_id(row.id)
         message["X-Mash-Kind"] = row.kind
         message.set_content(row.body)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+        smtp = smtplib.SMTP(timeout=self.connect_timeout)
+        try:
+            smtp.connect(self.host, self.port)  # the greeting is read within the connect timeout
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.send_timeout)
             smtp.send_message(message)
+            smtp.quit()
+        finally:
+            smtp.close()
+
+
+def _due(now: datetime) -> Any:
+    return sa.or_(notifications.c.next_attempt_at.is_(None),
+                  notifications.c.next_attempt_at <= now)
+
+
+def _free(now: datetime) -> Any:
+    """Not held by a mailer (or held by one that died: its lease ran out)."""
+    return sa.or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now)
 
 
 def backoff(attempts: int, now: datetime) -> datetime:
+    """When an instance stopped by an incident is next retried automatically."""
     return now + timedelta(minutes=min(2 ** attempts, 60))
 
 
-__all__ = ["Mailer", "Outbox", "make_msgid", "message_id"]
+__all__ = ["URGENT_KINDS", "Mailer", "Outbox", "make_msgid", "message_id", "retry_delay"]

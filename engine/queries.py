@@ -122,3 +122,35 @@ def deadline_list(conn: Connection, state: str, now: datetime,
         raise ValueError(f"state must be due or breached, not {state!r}")
     return [{"instance_id": r.instance_id, "name": r.name, "due": r.due, "done_at": r.done_at,
              "met": r.met} for r in conn.execute(query)]
+
+
+def instance_versions(conn: Connection, instance_ids: list[str]) -> dict[str, str]:
+    """Which version each instance runs, as people read it: `first_response v2`."""
+    if not instance_ids:
+        return {}
+    rows = conn.execute(sa.select(instances.c.id, instances.c.process_id, process_versions.c.version)
+                        .join(process_versions, process_versions.c.id == instances.c.version_id)
+                        .where(instances.c.id.in_(sorted(set(instance_ids))))).all()
+    return {r.id: f"{r.process_id} v{r.version}" for r in rows}
+
+
+def running_versions(conn: Connection) -> list[dict[str, Any]]:
+    """The versions that have instances not yet completed, with how many, newest first."""
+    rows = conn.execute(
+        sa.select(process_versions.c.process_id, process_versions.c.version,
+                  process_versions.c.deployed_at, sa.func.count(instances.c.id).label("running"))
+        .join(instances, instances.c.version_id == process_versions.c.id)
+        .where(instances.c.state != "completed")
+        .group_by(process_versions.c.id, process_versions.c.process_id,
+                  process_versions.c.version, process_versions.c.deployed_at)
+        .order_by(process_versions.c.process_id, process_versions.c.version.desc())).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def instances_with_tasks_of(conn: Connection, roles: set[str], instance_ids: list[str]) -> set[str]:
+    """Which of these instances have (or had) a task of one of these roles."""
+    if not instance_ids or not roles:
+        return set()
+    return set(conn.execute(sa.select(human_tasks.c.instance_id).distinct().where(
+        human_tasks.c.role.in_(sorted(roles)),
+        human_tasks.c.instance_id.in_(sorted(set(instance_ids))))).scalars())

@@ -16,8 +16,10 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -132,6 +134,7 @@ class Advance:
     next_due: datetime | None
     waiting_for: str | None
     error: str | None
+    failed_element: str | None = None  # the element whose step failed (an incident)
 
 
 @dataclass
@@ -201,39 +204,50 @@ class Runner:
         self.steps: list[Step] = []
 
     # -- commands -----------------------------------------------------------------------
+    #
+    # Work done at a deadline's due instant meets it: every command runs with timers firing
+    # only if due *before* now (`just_before_now`), so a timer due exactly now waits for
+    # whatever else happens at this instant. Only `fire_timers(through_now=True)`, once the
+    # instant is over (the virtual clock moves on), fires what is due at now itself.
 
     def start(self) -> Advance:
         self.steps.append(Step(self.now, self.actor, "started", None))
-        return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
 
     def complete(self, task_id: str, values: dict[str, Any]) -> Advance:
-        due = self._next_due()
-        if due is not None and due < self.now:
-            # Timers that fell due before now fire first (a breach is recorded as it would
-            # have been); one due exactly now does not: work done at the due instant meets it.
-            with self.engine.just_before_now():
-                self._run_engine()
-        task = _task(self.workflow, task_id)
-        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
-            raise TaskNotOpen(task_id)
-        task.data.update(copy.deepcopy(values))
-        task.run()
-        self._record(task, actor=self.actor, changes=dict(values))
-        return self._advance()
+        with self.engine.just_before_now():
+            self._fire_overdue()
+            task = _task(self.workflow, task_id)
+            if task is None or not isinstance(task.task_spec, UserTask) \
+                    or task.state != TaskState.READY:
+                raise TaskNotOpen(task_id)
+            task.data.update(copy.deepcopy(values))
+            task.run()
+            self._record(task, actor=self.actor, changes=dict(values))
+            return self._advance()
 
-    def fire_timers(self) -> Advance:
-        return self._advance()
+    def fire_timers(self, through_now: bool = False) -> Advance:
+        """Fire the timers due before now; `through_now`: also those due exactly now (the
+        instant is over: nothing more will be done at it)."""
+        if through_now:
+            return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
 
     def deliver(self, name: str, payload: dict[str, Any]) -> Advance:
         """A message from another instance; its payload lands in the data as `name`."""
-        waiting = [t for t in self.workflow.event_manager.tasks.values()
-                   if getattr(t.task_spec.event_definition, "name", None) == name]
-        if not waiting:
-            raise NotWaiting(name)
-        event = BpmnEvent(CamundaMessage(name), payload={"payload": payload, "result_var": name})
-        self.workflow.catch(event)
-        self.steps.append(Step(self.now, self.actor, "message", None, name))
-        return self._advance()
+        with self.engine.just_before_now():
+            self._fire_overdue()  # a timer that fell due before the message came wins the race
+            waiting = [t for t in self.workflow.event_manager.tasks.values()
+                       if any(getattr(d, "name", None) == name for d in _definitions(t))]
+            if not waiting:
+                raise NotWaiting(name)
+            event = BpmnEvent(CamundaMessage(name),
+                              payload={"payload": payload, "result_var": name})
+            self.workflow.catch(event)
+            self.steps.append(Step(self.now, self.actor, "message", None, name))
+            return self._advance()
 
     def retry(self) -> Advance:
         """Run again the steps that failed (a handler, a script, a condition): they are
@@ -242,7 +256,25 @@ class Runner:
             if task.state == TaskState.ERROR:
                 task._set_state(TaskState.READY)
         self.steps.append(Step(self.now, self.actor, "retried", None))
-        return self._advance()
+        with self.engine.just_before_now():
+            return self._advance()
+
+    def migrated(self, step: Step) -> Advance:
+        """The instance was moved to another version (engine/migration.py): a step that had
+        failed runs again there, and it carries on."""
+        for task in all_tasks(self.workflow):
+            if task.state == TaskState.ERROR:
+                task._set_state(TaskState.READY)
+        self.steps.append(step)
+        with self.engine.just_before_now():
+            return self._advance()
+
+    def _fire_overdue(self) -> None:
+        """Timers that fell due before now fire first, so a breach is recorded as it happened
+        (one due exactly now does not: work done at the due instant meets it)."""
+        due = self._next_due()
+        if due is not None and due < self.now:
+            self._run_engine()
 
     # -- the engine loop ----------------------------------------------------------------
 
@@ -279,9 +311,7 @@ class Runner:
                     open_user_tasks.append(task)
             elif state == TaskState.ERROR and failed is None:
                 failed = task
-            spec = task.task_spec
-            if isinstance(spec, CatchingEvent) and "deadline" in getattr(spec, "extensions", {}) \
-                    and isinstance(spec.event_definition, TimerEventDefinition):
+            if _deadline_spec(task) is not None:
                 timers.append(task)
         self._collect_steps(finished)
         self._track_deadlines(timers)
@@ -297,6 +327,7 @@ class Runner:
             steps=self.steps, open_tasks=self._open_tasks(open_user_tasks), state=state_name,
             outcome=self.live.outcome, summary=dict(self.live.summary),
             next_due=self._next_due(), waiting_for=self._waiting_for(), error=error,
+            failed_element=failed.task_spec.bpmn_id if failed is not None else None,
         )
 
     # -- what happened ------------------------------------------------------------------
@@ -369,7 +400,8 @@ class Runner:
                 self._update_deadline(deadline)
 
     def _new_deadline(self, timer: Task) -> Deadline:
-        spec = timer.task_spec
+        spec = _deadline_spec(timer)
+        assert spec is not None
         since = spec.extensions.get("since")
         started = self.now
         if since:
@@ -388,7 +420,7 @@ class Runner:
     def _update_deadline(self, deadline: Deadline) -> None:
         timer = _task(self.workflow, deadline.timer_task_id)
         activity = _task(self.workflow, deadline.activity_task_id)
-        if deadline.breached_at is None and timer is not None and timer.state == TaskState.COMPLETED:
+        if deadline.breached_at is None and timer is not None and _timer_fired(timer):
             deadline.breached_at = self.now
             deadline.met = False
             deadline.changed = True
@@ -402,7 +434,8 @@ class Runner:
             elif activity.state == TaskState.CANCELLED and deadline.breached_at is None:
                 deadline.cancelled_at = self.now
                 deadline.changed = True
-        elif timer is not None and timer.state == TaskState.CANCELLED and deadline.breached_at is None:
+        elif timer is not None and deadline.breached_at is None and (
+                timer.state == TaskState.CANCELLED or timer.state == TaskState.COMPLETED):
             # a timer raced against the work (event-based gateway) and the work won
             deadline.done_at = self.now
             deadline.met = self.now <= deadline.due
@@ -410,6 +443,11 @@ class Runner:
         elif timer is None and deadline.breached_at is None and deadline.done_at is None:
             deadline.cancelled_at = self.now
             deadline.changed = True
+
+    def open_tasks(self) -> list[OpenTask]:
+        """The tasks waiting for a person now, with their due instants."""
+        return self._open_tasks([t for t in all_tasks(self.workflow) if t.state == TaskState.READY
+                                 and isinstance(t.task_spec, UserTask)])
 
     def _open_tasks(self, ready: list[Task]) -> list[OpenTask]:
         found = []
@@ -431,19 +469,59 @@ class Runner:
 
     def _next_due(self) -> datetime | None:
         dues = []
-        for pending in self.workflow.waiting_events():
-            if pending.event_type in ("ClockTimeDate", "ClockDuration", "ClockCycle") and pending.value:
-                dues.append(instant(pending.value))
+        for task in self.workflow.event_manager.tasks.values():
+            for definition in _definitions(task):
+                if isinstance(definition, TimerEventDefinition):
+                    pending = definition.details(task)
+                    if pending.value:
+                        dues.append(instant(pending.value))
         return min(dues) if dues else None
 
     def _waiting_for(self) -> str | None:
-        for pending in self.workflow.waiting_events():
-            if pending.event_type == "MessageEventDefinition":
-                return str(pending.name)
+        for task in self.workflow.event_manager.tasks.values():
+            for definition in _definitions(task):
+                if isinstance(definition, CamundaMessage):
+                    return str(definition.name)
         return None
 
 
 _MISSING = object()
+
+
+def _definitions(task: Task) -> list[Any]:
+    """The events a waiting task waits for: an event-based gateway waits for several (it
+    takes them over from the catch events after it)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+def _deadline_spec(task: Task) -> Any:
+    """The timer event carrying a `deadline` property that this task is the timer of: the
+    task's own spec, or, for an event-based gateway, the timer event after it."""
+    spec = task.task_spec
+    if isinstance(spec, EventBasedGateway):
+        for child, definition in zip(spec.outputs, spec.event_definition.event_definitions,
+                                     strict=False):
+            if isinstance(definition, TimerEventDefinition) \
+                    and "deadline" in getattr(child, "extensions", {}):
+                return child
+        return None
+    if isinstance(spec, CatchingEvent) and "deadline" in getattr(spec, "extensions", {}) \
+            and isinstance(spec.event_definition, TimerEventDefinition):
+        return spec
+    return None
+
+
+def _timer_fired(task: Task) -> bool:
+    """The deadline's timer went off (at an event-based gateway: the timer won the race)."""
+    if task.state != TaskState.COMPLETED:
+        return False
+    if isinstance(task.task_spec, EventBasedGateway):
+        return any(isinstance(seen.event_definition, TimerEventDefinition)
+                   for seen in task.internal_data.get("seen_events", []))
+    return True
 
 
 def _previous_element(task: Task) -> str | None:

@@ -46,7 +46,9 @@ class Wakeup:
     def _tick(self) -> None:
         with self._fire_lock:
             try:
-                moved = self.engine.fire_due()
+                self.engine.refresh(force=True)  # a deployment made elsewhere: take it up
+                # Due before now only: a deadline is breached once its instant has passed.
+                moved = self.engine.fire_due(through_now=False)
                 if moved:
                     log.info("fired what was due", extra={"moved": moved})
             except Exception:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .bpmn.script_engine import MashScriptEngine
 from .bpmn.specs import instant, is_iso_literal
 from .expressions import ExpressionEnvironment
+from .store import Store, schedules
 
 
 def evaluate(expression: str, engine: MashScriptEngine) -> Any:
@@ -53,3 +55,29 @@ def next_occurrence(expression: str, after: datetime, engine: MashScriptEngine) 
         return after + TimerEventDefinition.get_timedelta_from_start(parsed, after)
     at = instant(value)
     return at if at > after else None
+
+
+def update_schedules(store: Store, start_timers: dict[str, str | None], now: datetime,
+                     engine: MashScriptEngine) -> None:
+    """After a deployment: each process's schedule follows its newest version's start timer
+    (`None`: it has none). A schedule whose timer did not change keeps its next occurrence."""
+    from .deployments import lock
+
+    with store.transaction() as conn:
+        lock(conn)  # another service deploying at once updates them after us
+        current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
+        for process_id, expression in start_timers.items():
+            row = current.get(process_id)
+            if expression is None:
+                if row is not None:
+                    conn.execute(schedules.delete().where(schedules.c.process_id == process_id))
+                continue
+            if row is not None and row.expression == expression:
+                continue
+            next_at = next_occurrence(expression, now, engine)
+            if row is None:
+                conn.execute(schedules.insert().values(
+                    process_id=process_id, expression=expression, next_at=next_at))
+            else:
+                conn.execute(schedules.update().where(schedules.c.process_id == process_id)
+                             .values(expression=expression, next_at=next_at))

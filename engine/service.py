@@ -7,6 +7,12 @@ state, open tasks, deadlines, history and outbox together; if anything fails, no
 written and the cached copy is dropped. Two commands on one instance never interleave: in
 one process a lock per instance orders them; across processes the row lock (PostgreSQL) or
 the write lock (SQLite) does, and `row_version` catches any stale copy.
+
+Beside it: engine/rows.py writes what a command did as rows and reads an instance back;
+engine/steps.py runs a service task's handler; engine/deployments.py and engine/schedules.py
+keep versions, configuration and start schedules; engine/migration.py moves instances
+between versions; engine/outbox.py and engine/incidents.py deliver notifications and show
+what is stuck.
 """
 
 from __future__ import annotations
@@ -14,36 +20,31 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
 
-from . import logs, registry
-from .bpmn import state as workflow_state
+from . import logs, registry, rows, steps
 from .bpmn.script_engine import MashScriptEngine, diagram_functions
 from .bpmn.workflow import MashWorkflow
 from .calendar import WorkingCalendar
-from .calendar_config import calendar_for
 from .clock import Clock, VirtualClock, iso_z
 from .deployments import Deployments
-from .directory import RoleDirectory, load_directory
+from .directory import RoleDirectory
+from .errors import Conflict, Forbidden, FormRejected, NotFound
 from .forms import validate as validate_form
-from .outbox import Messages, Outbox, backoff
-from .registry import CaseRecords, HandlerContext, HandlerError, Services, StepWrites
+from .registry import CaseRecords, StepWrites
 from .runtime import (
     Advance,
-    Deadline,
     Live,
     NotWaiting,
     OpenTask,
@@ -51,13 +52,12 @@ from .runtime import (
     TaskNotOpen,
     Version,
 )
-from .schedules import next_occurrence
+from .schedules import next_occurrence, update_schedules
+from .steps import CaseRecordsFactory
 from .store import (
     Prepared,
     Store,
     UTCDateTime,
-    deadlines,
-    history,
     human_tasks,
     instances,
     messages,
@@ -67,25 +67,7 @@ from .store import (
 log = logging.getLogger("mash.engine")
 logs.quiet_libraries()  # whoever runs the engine: SpiffWorkflow's task logs carry personal data
 
-MAX_AUTOMATIC_RETRIES = 5
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(Exception):
-    """Someone else changed it first (the task was completed, the instance moved on)."""
-
-
-class Forbidden(Exception):
-    pass
-
-
-class FormRejected(ValueError):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
+REFRESH_SECONDS = 1.0  # how stale a service's view of the newest deployment may be
 
 
 @dataclass(frozen=True)
@@ -95,7 +77,6 @@ class Completed:
     open_tasks: list[OpenTask]
 
 
-CaseRecordsFactory = Callable[[Connection, StepWrites, Clock], CaseRecords]
 
 
 def _default_case_records(conn: Connection, writes: StepWrites, clock: Clock) -> CaseRecords:
@@ -112,15 +93,18 @@ class Engine:
         self.store = store
         self.clock = clock
         self.processes = processes
-        self.calendar: WorkingCalendar = calendar_for(processes)
-        self.directory: RoleDirectory = load_directory(processes)
         self.deployments = Deployments(store)
+        self.calendar: WorkingCalendar
+        self.directory: RoleDirectory
+        self._functions: dict[str, Callable[..., Any]]
+        self._generation = -1  # the deployment this engine runs (-1: not read yet)
+        self._checked = 0.0
         self._case_records = case_records
         self._cache: OrderedDict[str, tuple[int, Live]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self._instance_locks: dict[str, threading.Lock] = {}
-        self._functions = diagram_functions(clock, self.calendar)
+        self.refresh(force=True)
         # Told of every committed command: (instance id, what happened). The simulation
         # uses it to see tasks open; it must not call back into the engine.
         self.observers: list[Callable[[str, Advance], None]] = []
@@ -133,36 +117,46 @@ class Engine:
     # -- deployments ----------------------------------------------------------------------
 
     def deploy(self, paths: list[Path] | None = None) -> list[Any]:
-        """Deploy the diagrams (new versions where they changed) and their start schedules."""
+        """Deploy the diagrams (new versions where they changed), the calendar and directory
+        beside them, and their start schedules."""
         results = self.deployments.deploy(paths or [self.processes], self.clock.now())
         self._update_schedules([r.process_id for r in results])
+        self.refresh(force=True)
         return results
+
+    def refresh(self, force: bool = False) -> bool:
+        """Take up a deployment made elsewhere (`mash deploy`, another service): new
+        instances start on its versions, and its calendar and directory apply from now on.
+        Checked at most once a second (and on every scheduler tick); True when it changed."""
+        checked = time.monotonic()
+        if not force and checked - self._checked < REFRESH_SECONDS:
+            return False
+        self._checked = checked
+        generation = self.deployments.generation()
+        if generation == self._generation:
+            return False
+        calendar, directory = self.deployments.configuration(generation, self.processes)
+        self.deployments.forget()
+        self.calendar, self.directory = calendar, directory
+        self._functions = diagram_functions(self.clock, calendar)
+        if self._generation >= 0:
+            log.info("deployment %d taken up", generation)
+        self._generation = generation
+        return True
+
+    @property
+    def generation(self) -> int:
+        """The deployment this engine runs (0: nothing deployed)."""
+        return max(self._generation, 0)
 
     def _schedule_engine(self) -> MashScriptEngine:
         """Evaluates start timers (`each_working_day("10:00")`): no instance, no handlers."""
         return MashScriptEngine(self.clock, self.calendar, None, self._functions)
 
     def _update_schedules(self, process_ids: list[str]) -> None:
-        engine = self._schedule_engine()
-        with self.store.transaction() as conn:
-            current = {r.process_id: r for r in conn.execute(sa.select(schedules))}
-            for process_id in process_ids:
-                version = self.deployments.latest(process_id)
-                expression = version.models[process_id].start_timer
-                row = current.get(process_id)
-                if expression is None:
-                    if row is not None:
-                        conn.execute(schedules.delete().where(schedules.c.process_id == process_id))
-                    continue
-                if row is not None and row.expression == expression:
-                    continue
-                next_at = next_occurrence(expression, self.clock.now(), engine)
-                if row is None:
-                    conn.execute(schedules.insert().values(
-                        process_id=process_id, expression=expression, next_at=next_at))
-                else:
-                    conn.execute(schedules.update().where(schedules.c.process_id == process_id)
-                                 .values(expression=expression, next_at=next_at))
+        versions = {pid: self.deployments.latest(pid) for pid in process_ids}
+        update_schedules(self.store, {pid: v.models[pid].start_timer for pid, v in versions.items()},
+                         self.clock.now(), self._schedule_engine())
 
     # -- commands -------------------------------------------------------------------------
 
@@ -173,6 +167,7 @@ class Engine:
         """Start an instance of the newest version; returns its id and what happened.
         `within`: more writes to commit in the same transaction (an idempotency record)."""
         instance_id = instance_id or str(uuid.uuid4())
+        self.refresh()
         if about is not None and (not isinstance(about, str) or len(about) > 36):
             raise ValueError("about must be the id of an instance (36 characters at most)")
         if reference is not None and len(reference) > 64:
@@ -198,7 +193,8 @@ class Engine:
             task.data.update(copy.deepcopy(data))
         live = Live(instance_id, version, workflow, [], open_tasks={})
         advance = Runner(live, engine, actor).start()
-        row_version = self._persist(conn, live, advance, 0, actor, new={
+        row_version = rows.persist(conn, live, advance, 0, actor, self.clock.now(),
+                                   self._task_owner, new={
             "id": instance_id, "process_id": version.process_id, "version_id": version.id,
             "started_at": self.clock.now(), "reference": reference, "about": about})
         return live, advance, row_version, engine
@@ -226,8 +222,8 @@ class Engine:
         def run(runner: Runner, conn: Connection) -> Advance:
             live = runner.live
             if live.open_tasks is None:
-                live.open_tasks = {r.id: r.due for r in conn.execute(_OPEN_TASKS, {"b_id": live.id})}
-            task = _find(runner.workflow, task_id)
+                live.open_tasks = rows.open_tasks(conn, live.id)
+            task = rows.find_task(runner.workflow, task_id)
             element = live.version.element(task) if task is not None else None
             if task_id not in live.open_tasks or element is None:
                 row = conn.execute(_TASK, {"b_id": task_id}).first()
@@ -252,26 +248,36 @@ class Engine:
         assert advance is not None
         return Completed(instance_id, advance.state, advance.open_tasks)
 
-    def fire_due(self, limit: int = 1000) -> int:
+    def fire_due(self, limit: int = 1000, through_now: bool = True) -> int:
         """Deliver waiting messages, start scheduled processes that are due, fire the timers
-        and retries that have fallen due; returns how many instances moved."""
+        and retries that have fallen due; returns how many instances moved.
+
+        `through_now`: what is due exactly now fires too: the caller has done everything it
+        will do at this instant (the virtual clock is moving on; the simulation has done
+        the instant's work). The scheduler on the system clock passes False: it fires what
+        is due before now, so a deadline is breached only once its due instant has passed."""
         moved = self.deliver_messages() + self.start_scheduled()
         while moved < limit:
-            now = self.clock.now()
+            by = self._fires_by(through_now)
             with self.store.reading() as conn:
                 due = conn.execute(
                     sa.select(instances.c.id, instances.c.state)
-                    .where(instances.c.next_due <= now)
+                    .where(instances.c.next_due <= by)
                     .order_by(instances.c.next_due).limit(100)).all()
             if not due:
                 return moved
             for instance_id, state in due:
                 if state == "incident":
-                    self._command(instance_id, "retry", lambda r, c: r.retry(), due_only=True)
+                    self._command(instance_id, "retry", lambda r, c: r.retry(), due_only=by)
                 else:
-                    self._command(instance_id, "timer", lambda r, c: r.fire_timers(), due_only=True)
+                    self._command(instance_id, "timer",
+                                  lambda r, c: r.fire_timers(through_now), due_only=by)
                 moved += 1
         return moved
+
+    def _fires_by(self, through_now: bool) -> datetime:
+        now = self.clock.now()
+        return now if through_now else now - timedelta(microseconds=1)
 
     def deliver_messages(self) -> int:
         delivered = 0
@@ -348,7 +354,7 @@ class Engine:
                 ).scalar_one()
                 live = self._live(conn, instance_id, row_version)
                 self._remember(instance_id, row_version, live)
-                task = _find(live.workflow, task_id)
+                task = rows.find_task(live.workflow, task_id)
                 if task is None:
                     raise NotFound(f"task {task_id}")
                 return copy.deepcopy(dict(task.data))
@@ -366,19 +372,25 @@ class Engine:
         dues = [_utc(d) for d in (timer, scheduled) if d is not None]
         return min(dues) if dues else None
 
-    def run_until(self, to: datetime, until_quiet: bool = False) -> int:
+    def run_until(self, to: datetime, through: bool = False) -> int:
         """On a virtual clock: move it forward to `to`, stopping at each instant something
-        falls due and firing it there, so every timer fires at its own time."""
+        falls due and firing it there, so every timer fires at its own time.
+
+        What falls due exactly at `to` does not fire yet: the caller may still do work at
+        `to`, and work done at a deadline's due instant meets it. It fires, at `to`, when
+        the clock next moves on, or now with `through` (the caller is done with `to`)."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("only a virtual clock can be moved")
         moved = 0
         while True:
             due = self.next_due()
-            if due is None or due > to:
+            if due is None or due > to or (due == to and not through):
                 break
             if due > self.clock.now():
                 self.clock.set(due)
-            fired = self.fire_due()
+            # Leaving this instant for a later one: what is due at it fires now, after
+            # whatever the caller did at it.
+            fired = self.fire_due(through_now=through or self.clock.now() < to)
             if fired == 0 and self.next_due() == due:
                 raise RuntimeError(f"something is due at {due} but nothing fired")
             moved += fired
@@ -395,25 +407,32 @@ class Engine:
 
     def _command(self, instance_id: str, actor: str,
                  action: Callable[[Runner, Connection], Advance],
-                 due_only: bool = False,
-                 within: Callable[[Connection, Advance], None] | None = None) -> Advance | None:
+                 due_only: datetime | None = None,
+                 within: Callable[[Connection, Advance], None] | None = None,
+                 load: Callable[[Connection, int], Live] | None = None) -> Advance | None:
         """Run `action` on the instance in one transaction. `due_only`: only if a timer or
-        retry is due (another service may have fired it first); None when it was not."""
+        retry is due by then (another service may have fired it first); None when not.
+        `load`: how to read the instance (a migration reads it on another version)."""
+        self.refresh()
         with self._instance(instance_id):
             try:
                 with self.store.transaction() as conn:
                     found = self._lock.fetch_one(conn, {"b_id": instance_id,
-                                                        "b_now": self.clock.now()})
+                                                        "b_now": due_only or self.clock.now()})
                     if found is None:
                         raise NotFound(f"instance {instance_id}")
-                    row_version, attempts, due = found
-                    if due_only and not due:
+                    row_version, attempts, due, state = found
+                    if due_only is not None and not due:
                         return None  # another service fired it first
-                    live = self._live(conn, instance_id, row_version)
+                    live = load(conn, row_version) if load is not None \
+                        else self._live(conn, instance_id, row_version)
                     engine = self._script_engine(conn, instance_id, live.version)
                     advance = action(Runner(live, engine, actor), conn)
-                    row_version = self._persist(conn, live, advance, row_version, actor,
-                                                attempts=attempts)
+                    since = rows.incident_since(conn, instance_id) \
+                        if state == "incident" else None
+                    row_version = rows.persist(conn, live, advance, row_version, actor,
+                                               self.clock.now(), self._task_owner,
+                                               attempts=attempts, incident_since=since)
                     if within is not None:
                         within(conn, advance)
             except BaseException:
@@ -424,92 +443,6 @@ class Engine:
         self._after(engine)
         return advance
 
-    def _persist(self, conn: Connection, live: Live, advance: Advance, row_version: int,
-                 actor: str, attempts: int = 0, new: dict[str, Any] | None = None) -> int:
-        """Write what the command did; `new`: the columns of an instance not yet stored."""
-        now = self.clock.now()
-        next_due = advance.next_due
-        if advance.state == "incident":
-            attempts += 1
-            next_due = backoff(attempts, now) if attempts <= MAX_AUTOMATIC_RETRIES else None
-            log.warning("instance %s incident (attempt %d)", live.id, attempts)
-        else:
-            attempts = 0
-        summary = advance.summary
-        values = {
-            "state": advance.state, "outcome": advance.outcome, "rag": summary.get("rag"),
-            "flags": list(summary.get("flags") or []), "summary": summary, "next_due": next_due,
-            "waiting_for": advance.waiting_for, "error": advance.error, "attempts": attempts,
-            "ended_at": now if advance.state == "completed" else None,
-            "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
-        }
-        if new is not None:
-            updated = _INSERT_INSTANCE.execute(conn, {**new, **values})
-        else:
-            updated = _UPDATE_INSTANCE.execute(
-                conn, {"b_id": live.id, "b_row_version": row_version, **values})
-        if updated != 1:
-            raise Conflict(f"instance {live.id} was changed by someone else; try again")
-        self._persist_tasks(conn, live, advance, actor, now)
-        self._persist_deadlines(conn, live)
-        steps = [{
-            "instance_id": live.id, "at": s.at, "actor": s.actor, "action": s.action,
-            "element_id": s.element_id, "element_name": s.element_name,
-            "flow_id": s.flow_id, "role": s.role, "changes": s.changes,
-        } for s in advance.steps]
-        if advance.state == "incident":
-            steps.append({"instance_id": live.id, "at": now, "actor": "engine",
-                          "action": "incident", "element_id": None, "element_name": None,
-                          "flow_id": None, "role": None, "changes": {"error": advance.error}})
-        if steps:
-            _INSERT_HISTORY.execute_many(conn, steps)
-        return row_version + 1
-
-    def _persist_tasks(self, conn: Connection, live: Live, advance: Advance, actor: str,
-                       now: datetime) -> None:
-        if live.open_tasks is None:
-            live.open_tasks = {r.id: r.due for r in conn.execute(_OPEN_TASKS, {"b_id": live.id})}
-        stored = live.open_tasks
-        open_now = {t.id: t for t in advance.open_tasks}
-        new = [t for t in advance.open_tasks if t.id not in stored]
-        if new:
-            _INSERT_TASK.execute_many(conn, [{
-                "id": t.id, "instance_id": live.id, "element_id": t.element_id,
-                "name": t.name, "role": t.role, "form": t.form, "created_at": now,
-                "due": t.due, "status": "open",
-            } for t in new])
-        for task_id, due in stored.items():
-            if task_id in open_now:
-                if open_now[task_id].due != due:
-                    _UPDATE_TASK.execute(conn, {"b_id": task_id, "due": open_now[task_id].due})
-                continue
-            self._task_owner.pop(task_id, None)  # (a lookup in the database finds it again)
-            task = _find(live.workflow, task_id)
-            completed = task is not None and task.state == TaskState.COMPLETED
-            _UPDATE_TASK.execute(conn, {
-                "b_id": task_id, "status": "completed" if completed else "cancelled",
-                "completed_at": now, "completed_by": actor if completed else None})
-        live.open_tasks = {t.id: t.due for t in advance.open_tasks}
-
-    def _persist_deadlines(self, conn: Connection, live: Live) -> None:
-        for deadline in live.deadlines:
-            if not deadline.changed:
-                continue
-            values = {
-                "name": deadline.name, "element_id": deadline.element_id,
-                "timer_task_id": deadline.timer_task_id,
-                "activity_task_id": deadline.activity_task_id,
-                "started_at": deadline.started_at, "due": deadline.due,
-                "done_at": deadline.done_at, "breached_at": deadline.breached_at,
-                "cancelled_at": deadline.cancelled_at, "met": deadline.met,
-            }
-            if deadline.id is None:
-                deadline.id = str(uuid.uuid4())
-                _INSERT_DEADLINE.execute(conn, {"id": deadline.id, "instance_id": live.id, **values})
-            else:
-                _UPDATE_DEADLINE.execute(conn, {"b_id": deadline.id, **values})
-            deadline.changed = False
-
     # -- instances in memory --------------------------------------------------------------
 
     def _live(self, conn: Connection, instance_id: str, row_version: int) -> Live:
@@ -518,15 +451,7 @@ class Engine:
             if cached is not None and cached[0] == row_version:
                 self._cache.move_to_end(instance_id)
                 return cached[1]
-        row = conn.execute(_INSTANCE, {"b_id": instance_id}).first()
-        if row is None:
-            raise NotFound(f"instance {instance_id}")
-        version = self.deployments.version(row.version_id)
-        text = row.workflow
-        workflow = workflow_state.load(text, version.spec, version.subprocess_specs)
-        records = [_deadline(r) for r in conn.execute(_DEADLINES, {"b_id": row.id})]
-        summary = dict(row.summary or {})
-        return Live(row.id, version, workflow, records, outcome=row.outcome, summary=summary)
+        return rows.load(conn, instance_id, self.deployments)
 
     def _remember(self, instance_id: str, row_version: int, live: Live) -> None:
         if live.workflow.completed:  # nothing more will happen to it: free the memory
@@ -558,61 +483,17 @@ class Engine:
     # -- handlers -------------------------------------------------------------------------
 
     def _script_engine(self, conn: Connection, instance_id: str, version: Version) -> MashScriptEngine:
-        writes = StepWrites(conn)
-        services = Services(
-            clock=self.clock, calendar=self.calendar, connection=conn, writes=writes,
-            notifier=Outbox(writes, self.clock),
-            case_records=self._case_records(conn, writes, self.clock), directory=self.directory,
-            messages=Messages(writes, self.clock),
-        )
-
-        def run_handler(task: Task, topic: str | None) -> None:
-            handler = registry.lookup(topic or "")
-            if handler is None:
-                raise HandlerError(f"no handler is registered for topic {topic!r}")
-            element = version.element(task)
-            context = HandlerContext(
-                instance_id=instance_id, process_id=version.process_id,
-                element_id=task.task_spec.bpmn_id,
-                element_name=(element.name or element.id) if element else "",
-                properties=dict(element.properties) if element else {},
-                data=copy.deepcopy(task.data), services=services,
-            )
-            try:
-                result = handler(context)
-            except BaseException:
-                writes.finish(ok=False)
-                raise
-            writes.finish(ok=True)
-            task.data.clear()
-            task.data.update(context.data)
-            if result:
-                task.data.update(result)
-
-        engine = MashScriptEngine(self.clock, self.calendar, run_handler, self._functions)
-        engine.messages = services.messages
-        return engine
-
+        return steps.script_engine(conn, instance_id, version, self.clock, self.calendar,
+                                   self.directory, self._functions, self._case_records)
 
 _b = sa.bindparam
-_UPDATE_INSTANCE = Prepared(instances.update().where(
-    instances.c.id == _b("b_id"), instances.c.row_version == _b("b_row_version")))
-_INSERT_INSTANCE = Prepared(instances.insert())
 _LOCK = sa.select(
     instances.c.row_version, instances.c.attempts,
     sa.and_(instances.c.next_due.is_not(None), instances.c.next_due <= _b("b_now", type_=UTCDateTime)),
+    instances.c.state,
 ).where(instances.c.id == _b("b_id"))
-_INSTANCE = sa.select(instances).where(instances.c.id == _b("b_id"))
-_DEADLINES = sa.select(deadlines).where(deadlines.c.instance_id == _b("b_id"))
 _TASK = sa.select(human_tasks).where(human_tasks.c.id == _b("b_id"))
 _TASK_OWNER = sa.select(human_tasks.c.instance_id).where(human_tasks.c.id == _b("b_id"))
-_OPEN_TASKS = sa.select(human_tasks.c.id, human_tasks.c.due).where(
-    human_tasks.c.instance_id == _b("b_id"), human_tasks.c.status == "open")
-_INSERT_TASK = Prepared(human_tasks.insert())
-_UPDATE_TASK = Prepared(human_tasks.update().where(human_tasks.c.id == _b("b_id")))
-_INSERT_DEADLINE = Prepared(deadlines.insert())
-_UPDATE_DEADLINE = Prepared(deadlines.update().where(deadlines.c.id == _b("b_id")))
-_INSERT_HISTORY = Prepared(history.insert())
 _MARK_DELIVERED = messages.update().where(messages.c.id == _b("b_id"),
                                           messages.c.delivered_at.is_(None))
 
@@ -636,17 +517,6 @@ class _AlreadyDelivered(Exception):
     pass
 
 
-def _find(workflow: BpmnWorkflow, task_id: str) -> Task | None:
-    try:
-        return workflow.get_task_from_id(uuid.UUID(task_id))
-    except (ValueError, KeyError):
-        return None
 
 
-def _deadline(row: Any) -> Deadline:
-    return Deadline(
-        name=row.name, element_id=row.element_id, timer_task_id=row.timer_task_id,
-        activity_task_id=row.activity_task_id, started_at=row.started_at, due=row.due,
-        done_at=row.done_at, breached_at=row.breached_at, cancelled_at=row.cancelled_at,
-        met=row.met, id=row.id, changed=False,
-    )
+__all__ = ["Completed", "Conflict", "Engine", "Forbidden", "FormRejected", "NotFound"]

@@ -94,6 +94,9 @@ instances = sa.Table(
     sa.Column("summary", sa.JSON),  # who it is about, for lists: child, channel, received_at
     sa.Column("row_version", sa.Integer, nullable=False),
     sa.Column("workflow", sa.LargeBinary, nullable=False),  # engine.bpmn.state
+    # While in incident: since when, and the element whose step failed (engine/incidents.py).
+    sa.Column("incident_since", UTCDateTime),
+    sa.Column("error_element", sa.String(128)),
     sa.Index("ix_instances_state", "state"),
     # When the retention schedule removed its personal data (engine/retention.py).
     sa.Column("anonymised_at", UTCDateTime),
@@ -150,6 +153,13 @@ notifications = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
+    # Delivery (engine/outbox.py): retried with back-off for as long as it takes; a mailer
+    # holds a lease on one while it sends, outside any transaction.
+    sa.Column("next_attempt_at", UTCDateTime),  # none: as soon as possible
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("claimed_by", sa.String(64)),
+    # When the alarm was last raised for it, undelivered too long (engine/incidents.py).
+    sa.Column("alarm_at", UTCDateTime),
     sa.Index("ix_notifications_unsent", "sent_at"),
     sa.Index("ix_notifications_instance", "instance_id"),
 )
@@ -264,6 +274,17 @@ retention_runs = sa.Table(
     sa.Column("counts", sa.JSON, nullable=False),  # rows changed, by table
 )
 
+
+# A deployment that changed something: numbered (the generation every running service
+# watches, so a `mash deploy` from anywhere is picked up without a restart), with the
+# configuration deployed beside the diagrams and the version of every process it left current.
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.Column("files", sa.JSON, nullable=False),  # calendar.toml, directory.toml -> file hash
+    sa.Column("versions", sa.JSON, nullable=False),  # process id -> version number
+)
 
 # Management information (engine/reports): a period's steps and finished tasks per element,
 # and the step before a wait in its instance (the heat map, read from these indexes alone);

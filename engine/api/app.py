@@ -28,6 +28,7 @@ from ..store import history, human_tasks, instances
 from . import claims, docs, openapi
 from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
+from .incidents import register as incident_routes
 from .limits import BodyLimit, NoStore
 from .metrics import metrics_text
 from .reports import routes as report_routes
@@ -145,6 +146,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
 
     def call(request: Request, who: Caller, key: str | None, body: Any) -> Call:
         return Call(who.token_id, key, request.method, request.url.path, body)
+
+    incident_routes(app, engine, caller)  # GET /incidents, retries, POST /migrations
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -344,11 +347,12 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     def deploy(who: Caller = Depends(caller)) -> Any:
         if not who.admin:
             raise Refused(403, "role", "deploying needs the admin role")
-        from ..diagrams import DiagramError
+        from ..checking import NotDeployed
+        from ..checking import deploy as checked_deploy
 
-        try:
-            results = engine.deploy()
-        except DiagramError as err:
+        try:  # everything `mash validate` checks, the dry run included
+            results, _ = checked_deploy(engine)
+        except NotDeployed as err:
             return JSONResponse({"errors": [{"field": p.element_id or p.file, "message": str(p)}
                                             for p in err.problems]}, status_code=422)
         return jsonable([r.__dict__ for r in results])

@@ -44,6 +44,10 @@ def metrics_text(engine: Engine) -> str:
                               .where(notifications.c.sent_at.is_(None))).scalar()
         lines += ["# HELP mash_notifications_unsent Notifications waiting in the outbox.",
                   "# TYPE mash_notifications_unsent gauge", f"mash_notifications_unsent {unsent}"]
+        # Undelivered notifications by kind, their age, and those that are incidents.
+        from .. import incidents as stopped
+
+        lines += stopped.metric_lines(conn, engine.clock.now(), stopped.Settings.from_environment())
     lines += timeliness_metrics(engine)
     return "\n".join(lines) + "\n"
 

@@ -302,6 +302,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                          "due": _INSTANT, "done_at": _MAYBE_INSTANT,
                                          "met": {"type": ["boolean", "null"]}},
     },
+    "Incident": {
+        "type": "object", "required": ["kind", "id", "error", "since", "actions"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["instance", "notification"]},
+            "id": {**_ID, "description": "the instance's or the notification's"},
+            "instance_id": {"type": ["string", "null"]},
+            "process": {"type": ["string", "null"]}, "version": {"type": ["integer", "null"]},
+            "element_id": {"type": ["string", "null"], "description": "the step that failed"},
+            "element_name": {"type": ["string", "null"]},
+            "notification_kind": {"type": "string"}, "urgent": {"type": "boolean"},
+            "error": {"type": "string", "description": "what went wrong, in words"},
+            "attempts": {"type": "integer"}, "since": _INSTANT,
+            "next_attempt_at": _MAYBE_INSTANT,
+            "actions": {"type": "array", "items": {"type": "string",
+                                                   "enum": ["retry", "migrate"]}},
+        },
+    },
     "Health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}},
     "Now": {"type": "object", "properties": {"now": _INSTANT}},
 }
@@ -424,6 +441,36 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         who="a manager's role, admin; `names=true`: the MASH Team Manager role or admin",
         codes={"403": "not a manager's role, or names not allowed to it",
                "422": "a bad period, filter or format"}),
+    ("get", "/incidents"): dict(
+        summary="What is stuck: failed steps and undelivered notifications",
+        ok=("200", "Every incident, oldest first, with the error in words and what to do.",
+            _list("Incident")),
+        who="admin, the MASH Team Manager / Early Help Decision Maker and Pod Assistant Team "
+            "Manager roles",
+        codes={"403": "not admin or one of those managers"}),
+    ("post", "/instances/{instance_id}/retry"): dict(
+        summary="Run a case's failed step again now",
+        ok=("200", "The case's state after the retry.", {"application/json": {"schema": {
+            "type": "object", "properties": {"id": _ID, "state": {
+                "$ref": "#/components/schemas/State"}}}}}),
+        who="as GET /incidents", codes={"403": "not admin or one of those managers",
+                                        "404": "no such instance"}),
+    ("post", "/notifications/{notification_id}/retry"): dict(
+        summary="Try an undelivered notification again at once",
+        ok=("200", "It goes at the mailer's next round.", {"application/json": {"schema": {
+            "type": "object", "properties": {"id": _ID, "retry": {"type": "string"}}}}}),
+        who="as GET /incidents", codes={"403": "not admin or one of those managers",
+                                        "404": "no such notification waiting to be sent"}),
+    ("post", "/migrations"): dict(
+        summary="Move running cases to another version of their process",
+        ok=("200", "What moved (or, with dry_run, would move).", {"application/json": {
+            "schema": {"type": "object"}}}),
+        who="admin",
+        text="Each waiting task and timer goes to the element of the same id in the target "
+             "version, or as `instructions` map it; `rearm` arms the named deadline timers "
+             "again under the target's rules. Nothing moves when the plan cannot run for "
+             "one instance: the 422 lists each problem.",
+        codes={"403": "not admin", "422": "the plan cannot run (each problem listed)"}),
     ("post", "/clock/advance"): dict(
         summary="Move the virtual clock forward", ok=("200", "After every timer due by then "
                                                              "has fired.", _json("Now")),

@@ -113,14 +113,21 @@ class MashScriptEngine(PythonScriptEngine):
         self.messages: Any = _NoMessages()
 
     def now(self) -> datetime:
+        """The instant of the command: timers are armed from it."""
+        return self.clock.now()
+
+    def fires_by(self) -> datetime:
+        """A timer fires when its due instant is at or before this one: now, or just before
+        now while the work of this instant is still being done (`just_before_now`)."""
         if self._instant_before is not None:
             return self._instant_before
         return self.clock.now()
 
     @contextmanager
     def just_before_now(self) -> Iterator[None]:
-        """Timers see the instant just before now: what falls due exactly now waits, so work
-        done at a deadline's due instant meets it (docs/process.md: met "at or before")."""
+        """Timers fire only if due before now: what falls due exactly now waits until the
+        work of this instant is done, so work done at a deadline's due instant meets it
+        (docs/process.md: met "at or before"). Timers armed meanwhile still count from now."""
         self._instant_before = self.clock.now() - timedelta(microseconds=1)
         try:
             yield

@@ -102,6 +102,13 @@ def _engine(my_task: Any) -> MashScriptEngine:
     return my_task.workflow.script_engine
 
 
+def _fires_by(my_task: Any) -> datetime:
+    """A timer due at or before this instant fires (see MashScriptEngine.fires_by); a
+    process's own start timer fires at once: it is what started the instance."""
+    engine = _engine(my_task)
+    return engine.now() if _starts_process(my_task) else engine.fires_by()
+
+
 def instant(value: Any) -> datetime:
     """An expression's result read as an instant; naive times are refused, not guessed."""
     if isinstance(value, datetime):
@@ -142,7 +149,7 @@ class ClockTimeDate(_DeadlineData, TimeDateEventDefinition):
                        else instant(timer_value(my_task, self.expression)))
             my_task._set_internal_data(event_value=due)
         # Due means due: a timer fires at its instant, not the moment after.
-        if datetime.fromisoformat(due) <= _engine(my_task).now():
+        if datetime.fromisoformat(due) <= _fires_by(my_task):
             my_task._set_internal_data(event_fired=True)
         return bool(my_task._get_internal_data("event_fired", False))
 
@@ -166,7 +173,7 @@ class ClockDuration(_DeadlineData, DurationTimerEventDefinition):
             else:
                 due = _iso(instant(value))
             my_task._set_internal_data(event_value=due)
-        if datetime.fromisoformat(due) <= engine.now():
+        if datetime.fromisoformat(due) <= _fires_by(my_task):
             my_task._set_internal_data(event_fired=True)
         return bool(my_task._get_internal_data("event_fired", False))
 
@@ -183,7 +190,7 @@ class ClockCycle(CycleTimerEventDefinition):
         ready = False
         if state["cycles"] != 0:
             due = datetime.fromisoformat(state["next"])
-            if due <= engine.now():
+            if due <= _fires_by(my_task):
                 state["next"] = _iso(self._after(engine, state, due))
                 state["cycles"] -= 1
                 ready = True

@@ -63,7 +63,17 @@ def _uuid(value: str) -> Any:
 
 
 def _registry() -> Any:
-    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    # Our timer classes too: an event-based gateway keeps the event it saw (a timer's
+    # definition among them) in its task's internal data.
+    from SpiffWorkflow.bpmn.serializer.default.event_definition import (
+        TimerConditionalEventDefinitionConverter,
+    )
+
+    from .specs import TIMER_CLASSES
+
+    config = {**CAMUNDA_CONFIG,
+              **{ours: TimerConditionalEventDefinitionConverter for ours in TIMER_CLASSES.values()}}
+    registry = BpmnWorkflowSerializer.configure(config)
     LeanWorkflowConverter(BpmnWorkflow, registry)
     # Sub-processes come back as our subclass, under SpiffWorkflow's own type name.
     BpmnSubWorkflowConverter(MashSubWorkflow, registry,

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import (
         calendar_commands,
         diagram_commands,
+        incident_commands,
         instance_commands,
         report_command,
         retention_command,
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser,
                                 title="commands", metavar="COMMAND")
     for module in (diagram_commands, instance_commands, simulate_command, serve_commands,
-                   calendar_commands, report_command, retention_command):
+                   calendar_commands, report_command, retention_command, incident_commands):
         module.register(sub)
     described(parser)
     return parser

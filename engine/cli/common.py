@@ -36,25 +36,27 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for a program to read")
 
 
-def open_engine(args: argparse.Namespace, deploy: bool = True) -> Any:
-    """An engine on the system clock, with what is in the processes folder deployed."""
-    from engine.diagrams import DiagramError
+def open_engine(args: argparse.Namespace, deploy: bool = False) -> Any:
+    """An engine on the system clock over what is deployed in the database. Nothing here
+    deploys (`deploy=True` is for `mash deploy` alone): a local edit of processes/ changes
+    nothing until then, and a folder that does not validate stops nobody reading or working."""
     from engine.service import Engine
     from engine.store import Store
 
     processes = processes_dir(getattr(args, "processes", None))
-    if not processes.is_dir():
-        raise CommandError(f"no processes folder at {processes}; give --processes DIR")
     store = Store(database_url(getattr(args, "database", None)))
     store.create()
     engine = Engine(store, SystemClock(), processes)
     if deploy:
-        try:
-            engine.deploy()
-        except DiagramError as err:
-            raise CommandError(f"the diagrams in {processes} do not validate; run "
-                               f"`mash validate`:\n{err}") from None
+        engine.deploy()
     return engine
+
+
+def require_deployed(engine: Any) -> None:
+    """Refuse, saying what to do, when the database has nothing deployed yet."""
+    if not engine.deployments.anything_deployed():
+        raise CommandError("nothing is deployed in this database yet; run `mash deploy` "
+                           "(it deploys the processes folder)")
 
 
 def read_json_file(path: str, what: str) -> Any:

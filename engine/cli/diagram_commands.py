@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import checking, diagrams
+from engine import checking
 from engine.settings import processes_dir
 
 from . import CommandError
@@ -74,17 +74,13 @@ def deploy_command(args: argparse.Namespace) -> int:
     processes = processes_dir(args.processes)
     if not processes.is_dir():
         raise CommandError(f"no processes folder at {processes}; give --processes DIR")
-    report = checking.check([processes])  # what `mash validate` checks, the dry run included
-    if report.errors:
-        lines = "\n".join(str(p) for p in report.errors)
-        raise CommandError(f"not deployed; fix these first:\n{lines}")
-    for warning in report.warnings:
-        print(warning, file=sys.stderr)
-    engine = open_engine(args, deploy=False)
-    try:
-        results = engine.deploy()
-    except diagrams.DiagramError as err:
+    try:  # what `mash validate` checks, the dry run included, before the database is opened
+        checking.checked([processes], processes)
+        results, warnings = checking.deploy(open_engine(args), [processes])
+    except checking.NotDeployed as err:
         raise CommandError(f"not deployed; fix these first:\n{err}") from None
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     if args.json:
         print_json([r.__dict__ for r in results])
         return 0
@@ -95,7 +91,7 @@ def deploy_command(args: argparse.Namespace) -> int:
 
 
 def versions_command(args: argparse.Namespace) -> int:
-    engine = open_engine(args, deploy=False)
+    engine = open_engine(args)
     rows = engine.deployments.versions()
     if args.json:
         print_json(rows)

@@ -18,6 +18,7 @@ from .common import (
     open_engine,
     print_json,
     read_json_file,
+    require_deployed,
 )
 
 
@@ -45,6 +46,8 @@ def register(subparsers: Any) -> None:
     complete.add_argument("--data", required=True, metavar="FILE",
                           help="JSON object of form field: value (- for stdin)")
     complete.add_argument("--by", required=True, metavar="NAME", help="who completed it")
+    complete.add_argument("--override-claim", action="store_true",
+                          help="complete it although someone else has claimed it")
     _common(complete)
     complete.set_defaults(handler=complete_command)
 
@@ -53,8 +56,10 @@ def register(subparsers: Any) -> None:
     _common(show)
     show.set_defaults(handler=show_command)
 
-    retry = subparsers.add_parser("retry", help="run the failed step of an instance again now")
-    retry.add_argument("instance")
+    retry = subparsers.add_parser(
+        "retry", help="retry a failed step or an undelivered notification now")
+    retry.add_argument("instance", metavar="ID", help="an instance or notification id "
+                                                      "(from `mash incidents`)")
     retry.add_argument("--by", default="operator", metavar="NAME")
     _common(retry)
     retry.set_defaults(handler=retry_command)
@@ -65,6 +70,7 @@ def start_command(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise CommandError("the start data must be a JSON object")
     engine = open_engine(args)
+    require_deployed(engine)
     about = data.get("about") if isinstance(data.get("about"), str) else None
     try:
         instance_id, advance = engine.start(args.process, data, args.by, about=about)
@@ -83,6 +89,7 @@ def start_command(args: argparse.Namespace) -> int:
 
 def tasks_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     with engine.store.reading() as conn:
         found = queries.open_tasks(conn, {args.role} if args.role else None)
     if args.json:
@@ -102,8 +109,18 @@ def tasks_command(args: argparse.Namespace) -> int:
 def complete_command(args: argparse.Namespace) -> int:
     values = read_json_file(args.data, "task data")
     engine = open_engine(args)
+    require_deployed(engine)
+    from engine.api.auth import Caller
+    from engine.api.claims import ClaimRefused, hold
+
+    # A claim reserves a task here as on the web and the API (engine/api/claims.py).
+    within = None if args.override_claim else hold(
+        args.task, Caller(0, args.by, frozenset()), engine.clock.now())
     try:
-        done = engine.complete(args.task, values, args.by)
+        done = engine.complete(args.task, values, args.by, within=within)
+    except ClaimRefused as err:
+        raise CommandError(f"task {args.task} {err.message}; give --override-claim to complete "
+                           "it anyway") from None
     except FormRejected as err:
         raise CommandError("the form was refused: " + "; ".join(
             f"{e['field']} {e['message']}" for e in err.errors)) from None
@@ -120,6 +137,7 @@ def complete_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    require_deployed(engine)
     try:
         with engine.store.reading() as conn:
             view = queries.instance_view(conn, args.instance)
@@ -151,10 +169,18 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def retry_command(args: argparse.Namespace) -> int:
+    """An instance in incident runs its failed step again now; an undelivered notification
+    is tried again at the mailer's next round."""
+    from engine.incidents import retry_notification
+
     engine = open_engine(args)
+    require_deployed(engine)
+    if retry_notification(engine.store, args.instance):
+        print(f"notification {args.instance} will be tried again at once")
+        return 0
     try:
         state = engine.retry(args.instance, args.by)
     except NotFound:
-        raise CommandError(f"no instance {args.instance}") from None
+        raise CommandError(f"no instance or undelivered notification {args.instance}") from None
     print(f"{args.instance} {state}")
     return 0

@@ -23,6 +23,10 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--virtual-clock", metavar="ISO8601",
                        help="start a virtual clock at this instant (training, demos, tests); "
                             "POST /clock/advance moves it")
+    serve.add_argument("--deploy", action="store_true",
+                       help="deploy the processes folder before serving (without it, serve "
+                            "deploys only into a database with nothing deployed; `mash deploy` "
+                            "deploys, and a running service takes it up)")
     add_processes(serve)
     add_database(serve)
     serve.set_defaults(handler=serve_command)
@@ -65,7 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from engine.diagrams import DiagramError
+    from engine.checking import NotDeployed
     from engine.serve import serve
 
     start = None
@@ -75,12 +79,14 @@ def serve_command(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise CommandError(f"--virtual-clock: {err}", code=2) from None
     processes = processes_dir(args.processes)
-    if not processes.is_dir():
+    if args.deploy and not processes.is_dir():
         raise CommandError(f"no processes folder at {processes}; give --processes DIR", code=2)
     try:
-        serve(processes, database_url(args.database), args.host, args.port, start)
-    except DiagramError as err:
-        raise CommandError(f"the diagrams do not validate; run `mash validate`:\n{err}") from None
+        serve(processes, database_url(args.database), args.host, args.port, start,
+              True if args.deploy else None)
+    except NotDeployed as err:
+        raise CommandError(f"nothing deployed; fix these first (`mash validate` lists them "
+                           f"too):\n{err}") from None
     return 0
 
 

@@ -7,7 +7,9 @@
   or releasing the task.
 - `/case/{instance}`: the diagram drawn with bpmn-js (vendored in `static/vendor/`), the
   current position and the path taken, deadlines and history.
-- `/board`: deadlines breached and due today, by role and RAG.
+- `/board`: deadlines breached and due today, by role and RAG; incidents; versions running.
+- `/incident-list` (admin and managers): cases stopped by a failed step and notifications not
+  delivered, with retry and (admin) move to another version.
 - `/dashboard`, `/processes/{process}`: management information for managers (timeliness,
   the heat map on the diagram, the contacts register): pages/dashboard.py.
 
@@ -22,7 +24,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..service import Engine
-from .pages import board, case, dashboard, signin, tasks
+from .pages import board, case, dashboard, incidents, signin, tasks
 from .render import STATIC, page
 from .session import BadForm, FormTooLarge, SignInNeeded
 
@@ -44,6 +46,6 @@ def routes(app: FastAPI, engine: Engine) -> None:
     def _too_large(request: Request, err: FormTooLarge) -> Response:
         return page("too_large.html", status=413)
 
-    for group in (signin, tasks, case, board, dashboard):
+    for group in (signin, tasks, case, board, dashboard, incidents):
         app.include_router(group.router(engine))
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")

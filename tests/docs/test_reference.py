@@ -113,3 +113,25 @@ def test_every_contact_field_is_in_the_api_reference() -> None:
     missing += [f"child.{f}" for f in intake.CHILD_FIELDS if f"`{f}`" not in table]
     missing += [f"referrer.{f}" for f in intake.REFERRER_FIELDS if f"`{f}`" not in table]
     assert missing == [], "add these contact fields to docs/api.md, The contact"
+
+
+def test_every_metric_the_operations_guide_names_is_served(tmp_path: Path) -> None:
+    """docs/operations.md's metrics (and the alert rules written on them) are what /metrics
+    answers."""
+    from datetime import UTC
+
+    from engine.api.metrics import metrics_text
+    from engine.serve import build
+
+    guide = (REPOSITORY / "docs" / "operations.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\b(mash_[a-z_]+?)(?:_bucket|_sum|_count)?\b", guide))
+    _, engine = build(PROCESSES, f"sqlite:///{tmp_path / 'metrics.sqlite'}",
+                      datetime(2026, 11, 23, 9, tzinfo=UTC))
+    try:
+        served = set(re.findall(r"^# HELP (mash_\w+)", metrics_text(engine), re.M))
+    finally:
+        engine.store.dispose()
+    assert len(named) >= 10
+    assert sorted(named - served) == [], "docs/operations.md names metrics /metrics lacks"
+    assert sorted(served - named) == [], "describe these metrics in docs/operations.md"
+

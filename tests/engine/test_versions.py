@@ -85,3 +85,34 @@ def test_a_bad_argument_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "required" in err
+
+
+
+def test_mash_complete_keeps_to_a_claim_unless_told_to_override_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.api.auth import Caller
+    from engine.api.claims import claim
+    from engine.clock import SystemClock
+    from engine.store import Store
+
+    folder = tmp_path / "processes"
+    folder.mkdir()
+    (folder / "review.bpmn").write_text(ORIGINAL)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    monkeypatch.setenv("MASH_DATABASE_URL", url)
+    monkeypatch.setenv("MASH_PROCESSES", str(folder))
+    (tmp_path / "start.json").write_text(json.dumps({"case": "cli"}))
+    (tmp_path / "done.json").write_text(json.dumps({"approved": True}))
+    assert main(["deploy"]) == 0
+    capsys.readouterr()
+    assert main(["start", "review", "--data", str(tmp_path / "start.json"), "--json"]) == 0
+    [task] = json.loads(capsys.readouterr().out)["open_tasks"]
+    store = Store(url)
+    claim(store, task["id"], Caller(1, "carol", frozenset({"Reviewer"})), SystemClock().now())
+    store.dispose()
+    done = ["complete", task["id"], "--data", str(tmp_path / "done.json"), "--by", "al"]
+    assert main(done) == 1
+    err = capsys.readouterr().err
+    assert "is claimed by carol" in err and "--override-claim" in err
+    assert main([*done, "--override-claim"]) == 0
+    assert capsys.readouterr().out.strip().endswith("completed")

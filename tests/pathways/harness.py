@@ -131,8 +131,14 @@ class Hub:
 
     # -- time -------------------------------------------------------------------------------
 
-    def advance(self, to: str | datetime | None = None, by: timedelta | None = None) -> None:
-        """Move the virtual clock, firing each timer at its own instant on the way."""
+    def advance(self, to: str | datetime | None = None, by: timedelta | None = None,
+                through: str | datetime | None = None) -> None:
+        """Move the virtual clock, firing each timer at its own instant on the way. What falls
+        due exactly at `to` waits (work done then still meets it); `through=T`: to T, and
+        what falls due at T fires too (nothing more is done at T first)."""
+        if through is not None:
+            self.engine.run_until(instant(through), through=True)
+            return
         target = instant(to) if to is not None else self.clock.now() + (by or timedelta(0))
         self.engine.run_until(target)
 

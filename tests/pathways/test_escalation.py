@@ -172,6 +172,8 @@ def test_a_stage_not_answered_moves_on_at_its_due_instant(hub: Hub) -> None:
     assert [t["element_id"] for t in hub.tasks(instance)] == ["stage_1_response"]
     assert hub.deadline(instance, "stage_1_response")["met"] is None
     hub.advance(to=due)
+    assert hub.deadline(instance, "stage_1_response")["met"] is None  # work now still meets it
+    hub.advance(through=due)
     first = hub.deadline(instance, "stage_1_response")
     assert first["started_at"] == at("2026-11-23T10:00:00Z")
     assert first["due"] == due
@@ -283,6 +285,8 @@ def test_exact_deadlines_of_stages_left_to_run_out(hub: Hub, case: str) -> None:
         hub.advance(to=due - timedelta(seconds=1))
         assert hub.deadline(instance, f"stage_{n}_response")["breached_at"] is None
         hub.advance(to=due)
+        assert hub.deadline(instance, f"stage_{n}_response")["breached_at"] is None
+        hub.advance(through=due)
         deadline = hub.deadline(instance, f"stage_{n}_response")
         assert deadline["breached_at"] == due
         assert deadline["met"] is False and deadline["done_at"] is None
@@ -303,7 +307,7 @@ def test_exact_deadlines_of_stages_left_to_run_out(hub: Hub, case: str) -> None:
 ])
 def test_no_notice_to_a_raiser_with_no_email(hub: Hub, raised_by: dict[str, str] | None) -> None:
     instance = raise_disagreement(hub, raised_at="2026-11-23T10:00:00Z", raised_by=raised_by)
-    hub.advance(to="2026-11-30T17:15:00Z")  # stage 1 runs out: stage 2 is told
+    hub.advance(through="2026-11-30T17:15:00Z")  # stage 1 runs out: stage 2 is told
     hub.complete(instance, "stage_2_response", resolved=False, reasons="Still disagree.")
     assert [to for to, _ in notices(hub, instance)] == [mailbox(hub, 1), mailbox(hub, 2),
                                                         mailbox(hub, 3)]
@@ -428,7 +432,7 @@ def _run_sample(processes: Path, database: Path) -> dict[str, Any]:
     try:
         instance = raise_disagreement(hub, informal_attempt_failed=False)
         hub.complete(instance, "resolve_informally", resolved=False, reasons="No.")
-        hub.advance(to="2026-12-24T17:15:00Z")  # stage 1 runs out
+        hub.advance(through="2026-12-24T17:15:00Z")  # stage 1 runs out
         hub.complete(instance, "stage_2_response", resolved=False, reasons="Still no.")
         hub.complete(instance, "stage_3_response", resolved=True, reasons="Agreed.")
         view = hub.view(instance)

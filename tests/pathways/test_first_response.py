@@ -671,6 +671,8 @@ def test_a_missed_decision_is_told_to_the_manager_and_the_work_carries_on(hub: H
     hub.advance(to="2026-11-24T17:14:59Z")
     assert sent(hub, contact) == []
     hub.advance(to="2026-11-24T17:15:00Z")  # Tue 24 Nov 17:15, exactly when it falls due
+    assert sent(hub, contact) == []  # work done at the due instant would still meet it
+    hub.advance(through="2026-11-24T17:15:00Z")  # none was: breached at 17:15
     assert sent(hub, contact) == [("deadline_breach", MANAGERS_MAILBOX, at("2026-11-24T17:15:00Z"))]
     d = hub.deadline(contact, "decision")
     assert (d["breached_at"], d["met"], d["done_at"]) == (at("2026-11-24T17:15:00Z"), False, None)
@@ -734,7 +736,7 @@ def _run_samples(processes: Path, database: Path) -> list[dict[str, Any]]:
         hub.complete(missing, "record_missing_child")
         assess_in_mash(hub, missing)
         hub.complete(missing, "missing_decision", outcome="early_help")
-        hub.advance(to="2026-11-24T10:00:00Z")
+        hub.advance(through="2026-11-24T10:00:00Z")
         [meeting] = [m["id"] for m in hub.instances("ppn_meeting") if m["state"] == "waiting"]
         hub.complete(meeting, "hold_meeting")
         hub.complete(meeting, "rate_ppn", rag="GREEN", threshold_level=2)

@@ -69,7 +69,7 @@ def rate(hub: Hub, meeting: str, ratings: dict[str, tuple[str, int]]) -> None:
 
 
 def test_a_meeting_with_no_ppns_asks_nobody_anything(hub: Hub) -> None:
-    hub.advance(to="2026-11-23T10:00:00Z")  # Mon 23 Nov 10:00 London
+    hub.advance(through="2026-11-23T10:00:00Z")  # Mon 23 Nov 10:00 London
     [meeting] = meetings(hub)
     assert meeting["started_at"] == at("2026-11-23T10:00:00Z")
     assert meeting["state"] == "completed"
@@ -112,7 +112,7 @@ def test_a_ppn_waits_for_the_next_working_days_meeting_and_carries_on_with_its_r
     assert view["state"] == "waiting"
     assert view["path"][-2:] == ["bcp_merge", "ppn_gw"]
     assert hub.tasks(contact) == []  # nobody verifies or BRAGs a PPN: the meeting rates it
-    hub.advance(to="2026-11-30T10:00:00Z")  # the weekend passes; Mon 30 Nov 10:00
+    hub.advance(through="2026-11-30T10:00:00Z")  # the weekend passes; Mon 30 Nov 10:00
     meeting = meeting_at(hub, "2026-11-30T10:00:00Z")
     assert open_tasks(hub, meeting) == [("hold_meeting", MANAGER)]
     assert listed(hub, meeting) == [contact]
@@ -148,7 +148,7 @@ def test_a_ppn_waits_for_the_next_working_days_meeting_and_carries_on_with_its_r
 
 def test_a_ppn_arriving_after_the_meeting_waits_for_the_next_one(hub: Hub) -> None:
     early = ppn(hub, "2026-11-23T09:30:00Z")  # Mon 09:30, before the meeting
-    hub.advance(to="2026-11-23T10:00:00Z")
+    hub.advance(through="2026-11-23T10:00:00Z")
     monday = meeting_at(hub, "2026-11-23T10:00:00Z")
     late = ppn(hub, "2026-11-23T10:30:00Z")  # Mon 10:30, the meeting has gathered its PPNs
     assert listed(hub, monday) == [early]
@@ -156,7 +156,7 @@ def test_a_ppn_arriving_after_the_meeting_waits_for_the_next_one(hub: Hub) -> No
     assert hub.view(early)["rag"] == "AMBER"
     assert hub.view(late)["state"] == "waiting" and hub.view(late)["rag"] is None
 
-    hub.advance(to="2026-11-24T10:00:00Z")  # Tue 24 Nov 10:00
+    hub.advance(through="2026-11-24T10:00:00Z")  # Tue 24 Nov 10:00
     tuesday = meeting_at(hub, "2026-11-24T10:00:00Z")
     assert listed(hub, tuesday) == [late]
     rate(hub, tuesday, {late: ("GREEN", 2)})
@@ -169,7 +169,7 @@ def test_a_ppn_arriving_after_the_meeting_waits_for_the_next_one(hub: Hub) -> No
 def test_each_ppn_at_a_meeting_gets_its_own_rating(hub: Hub) -> None:
     first = ppn(hub, "2026-11-23T09:10:00Z", child={"name": "Ash One"})
     second = ppn(hub, "2026-11-23T09:20:00Z", child={"name": "Bea Two"})
-    hub.advance(to="2026-11-23T10:00:00Z")
+    hub.advance(through="2026-11-23T10:00:00Z")
     meeting = meeting_at(hub, "2026-11-23T10:00:00Z")
     assert listed(hub, meeting) == [first, second]
     rate(hub, meeting, {first: ("GREEN", 2), second: ("AMBER", 3)})
@@ -182,9 +182,9 @@ def test_each_ppn_at_a_meeting_gets_its_own_rating(hub: Hub) -> None:
 
 def test_a_ppn_not_rated_within_a_working_day_breaches_the_decision_deadline(hub: Hub) -> None:
     contact = ppn(hub, "2026-11-23T10:30:00Z")
-    hub.advance(to="2026-11-24T10:00:00Z")
+    hub.advance(through="2026-11-24T10:00:00Z")
     tuesday = meeting_at(hub, "2026-11-24T10:00:00Z")
-    hub.advance(to="2026-11-24T17:15:00Z")  # the meeting never finished rating it
+    hub.advance(through="2026-11-24T17:15:00Z")  # the meeting never finished rating it
     d = hub.deadline(contact, "decision")
     assert (d["due"], d["breached_at"], d["met"]) == (
         at("2026-11-24T17:15:00Z"), at("2026-11-24T17:15:00Z"), False)
@@ -194,11 +194,11 @@ def test_a_ppn_not_rated_within_a_working_day_breaches_the_decision_deadline(hub
 
 def test_a_ppn_still_being_rated_is_not_listed_again_at_the_next_meeting(hub: Hub) -> None:
     first = ppn(hub, "2026-11-23T10:30:00Z")
-    hub.advance(to="2026-11-24T10:00:00Z")
+    hub.advance(through="2026-11-24T10:00:00Z")
     tuesday = meeting_at(hub, "2026-11-24T10:00:00Z")
     assert listed(hub, tuesday) == [first]
     second = ppn(hub, "2026-11-24T11:00:00Z")
-    hub.advance(to="2026-11-25T10:00:00Z")  # Tuesday's meeting has not finished rating
+    hub.advance(through="2026-11-25T10:00:00Z")  # Tuesday's meeting has not finished rating
     wednesday = meeting_at(hub, "2026-11-25T10:00:00Z")
     assert listed(hub, wednesday) == [second]
     rate(hub, tuesday, {first: ("RED", 4)})

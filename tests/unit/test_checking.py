@@ -5,13 +5,13 @@ traceback; a calendar that leaves nobody on duty is warned about."""
 from __future__ import annotations
 
 import shutil
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 
 import tests.engine.conftest  # noqa: F401 - registers the test handlers
-from engine import checking
+from engine import checking, diagrams
 from engine.calendar_config import CalendarConfig, OutOfHours, TimeRange, duty_gaps
 from engine.cli import main
 
@@ -156,3 +156,54 @@ def test_mash_validate_refuses_a_misspelt_name_with_the_nearest_one(
     assert f"{diagram}: decision_due \"Decision due (1 working day)\": timer timeDate reads " \
            "'recieved_at', which nothing before it sets; did you mean 'received_at'?" in out
     assert "1 problem; nothing was deployed" in err
+
+
+# -- every deploy a person asks for runs every check ------------------------------------------
+
+MISSPELT = REVIEW.replace("<bpmn:conditionExpression>approved</bpmn:conditionExpression>",
+                          "<bpmn:conditionExpression>aproved</bpmn:conditionExpression>")
+
+
+def test_post_deploy_and_a_first_start_run_every_check_of_mash_validate(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from engine.api.auth import create_token
+    from engine.clock import as_utc
+    from engine.serve import build
+
+    start = as_utc(datetime.fromisoformat("2026-11-23T09:00:00+00:00"))
+    folder = review_with(tmp_path, diagram=MISSPELT)
+    url = f"sqlite:///{tmp_path / 'mash.sqlite'}"
+    # The file on its own is well formed (the per-file checks pass); the name is not.
+    assert diagrams.validate_files(diagrams.diagram_files([folder]))[0] == []
+    with pytest.raises(checking.NotDeployed, match="did you mean 'approved'"):
+        build(folder, url, start)  # a first start deploys as `mash deploy` would
+    (folder / "review.bpmn").write_text(REVIEW)
+    app, engine = build(folder, url, start)
+    token = create_token(engine.store, "admin", ["admin"], engine.clock.now())
+    (folder / "review.bpmn").write_text(MISSPELT)
+    with TestClient(app) as client:
+        answer = client.post("/deploy", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 422
+    assert any("did you mean 'approved'" in e["message"] for e in answer.json()["errors"])
+    assert [(v["process"], v["version"]) for v in engine.deployments.versions()] == [("review", 1)]
+    engine.store.dispose()
+
+
+def test_mash_serve_on_a_broken_calendar_names_the_line_and_stops(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = review_with(tmp_path, calendar=BAD_FRIDAY)
+    assert main(["serve", "--processes", str(folder),
+                 "--database", f"sqlite:///{tmp_path / 'mash.sqlite'}"]) == 1
+    err = capsys.readouterr().err
+    assert f'line {FRIDAY_LINE}: hub_hours.friday "8.30am-4pm": 8.30am is not a time' in err
+    assert "Traceback" not in err
+
+
+def test_a_retention_mistake_is_a_line_of_mash_validate(tmp_path: Path) -> None:
+    folder = review_with(tmp_path)
+    (folder / "retention.toml").write_text('default_years = "seven"\n')
+    report = checking.check([folder], run=False)
+    assert [str(p) for p in report.errors] == [
+        "processes/retention.toml line 1: default_years = 'seven'; write a whole number of "
+        "years from 0 to 100, without quotes"]

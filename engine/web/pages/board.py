@@ -1,12 +1,15 @@
-"""The deadlines board: what is breached and what falls due today, by role and RAG."""
+"""The deadlines board: what is breached and what falls due today, by role and RAG; cases
+stopped by an incident and notifications not delivered (a line each); which version each
+case runs, and the versions running."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from ... import incidents, queries
 from ...service import Engine
-from .. import reads, views
+from .. import reads, timing, views
 from ..render import page
 from ..session import Session, signed_in
 from .common import chrome
@@ -38,7 +41,23 @@ def router(engine: Engine) -> APIRouter:
                     lane(row["version_id"], row["element_id"])
                 row["task_name"] = "; ".join(name for _, name in now_with) or None
         board = views.board(found, engine.calendar, engine.clock.now(), role or None, rag or None)
+        stopped = incidents.of(engine)
+        caller = session.caller
+        with engine.store.reading() as conn:
+            if not incidents.may_see(set(caller.roles), caller.admin):  # their own cases only
+                mine = queries.instances_with_tasks_of(
+                    conn, set(caller.roles), [i["instance_id"] for i in stopped if i["instance_id"]])
+                stopped = [i for i in stopped if i["instance_id"] in mine]
+            versions = queries.instance_versions(
+                conn, [r.instance_id for r in board.breached + board.due_today])
+            running = queries.running_versions(conn)
+        for incident in stopped:
+            incident["since_text"] = timing.local(incident["since"], engine.calendar.zone)
         return page("board.html", board=board, role=role or "", rag=rag or "",
-                    rags=(*views.RAGS, "Not rated"), **chrome(engine, session, "board"))
+                    rags=(*views.RAGS, "Not rated"), versions=versions,
+                    running=[{**r, "deployed": timing.local(r["deployed_at"], engine.calendar.zone)}
+                             for r in running],
+                    generation=engine.generation, stopped=stopped,
+                    **chrome(engine, session, "board"))
 
     return pages

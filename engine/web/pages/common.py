@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ...incidents import may_see as may_see_incidents
 from ...reports import may_see
 from ...service import Engine
 from .. import timing
@@ -25,6 +26,7 @@ def chrome(engine: Engine, session: Session, current: str) -> dict[str, Any]:
         "csrf": session.csrf, "current": current,
         "hub_time": timing.local(now, engine.calendar.zone),
         "hub_open": engine.calendar.is_hub_open(now),
+        "sees_incidents": may_see_incidents(set(session.caller.roles), session.caller.admin),
         "reports": may_see(session.caller.roles),  # management information: pages/dashboard.py
     }
 
