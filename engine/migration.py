@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from .bpmn import state as workflow_state
 from .bpmn.specs import instant
-from .runtime import Advance, Live, Runner, Step, Version, all_tasks
+from .runtime import Advance, Live, Runner, Step, Version, all_tasks, unfail
 from .store import human_tasks, instances, process_versions
 
 if TYPE_CHECKING:
@@ -274,8 +274,8 @@ def _rewritten(conn: Connection, instance_id: str, plan: Plan, target: Version) 
         for task in list(flow.tasks.values()):
             if task.id not in flow.tasks or not task.state & ACTIVE:
                 continue
-            if task.state == TaskState.ERROR:  # the failed step runs again on the target
-                task._set_state(TaskState.READY)
+            if task.state == TaskState.ERROR:  # the failed step runs (or waits) again there
+                unfail(task)
             for child in list(task.children):  # what it predicted of the source's flows
                 if child.state & PREDICTED:
                     flow._remove_task(child.id)

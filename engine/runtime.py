@@ -153,9 +153,15 @@ class Live:
 
 HandlerRunner = Callable[[Task, str | None], None]
 
-def summarise(data: dict[str, Any], summary: dict[str, Any]) -> None:
+def summarise(data: dict[str, Any], summary: dict[str, Any],
+              before: dict[str, Any] | None = None) -> None:
     """What lists show of an instance without opening it: its RAG, flags, and whom it is
-    about (kept in the database beside the state, never in logs)."""
+    about (kept in the database beside the state, never in logs). `before`: the data the
+    step started with; only what the step changed is taken, so a branch that carried an
+    older value (a form completed beside an assessment that re-rated the contact) does not
+    put it back."""
+    if before is not None:
+        data = {k: v for k, v in data.items() if before.get(k, _MISSING) != v}
     if "rag" in data:
         summary["rag"] = data["rag"]
     if "flags" in data:
@@ -202,6 +208,7 @@ class Runner:
         self._done_before = {t.id for t in all_tasks(self.workflow)
                              if t.state == TaskState.COMPLETED}
         self.steps: list[Step] = []
+        self._outcome_error: str | None = None
 
     # -- commands -----------------------------------------------------------------------
     #
@@ -250,11 +257,10 @@ class Runner:
             return self._advance()
 
     def retry(self) -> Advance:
-        """Run again the steps that failed (a handler, a script, a condition): they are
-        ready once more, with the data they had before they failed."""
-        for task in all_tasks(self.workflow):
-            if task.state == TaskState.ERROR:
-                task._set_state(TaskState.READY)
+        """Run again the steps that failed (a handler, a script, a condition, a timer that
+        could not be set, an outcome that could not be worked out), with the data they had
+        before they failed."""
+        self._unfail()
         self.steps.append(Step(self.now, self.actor, "retried", None))
         with self.engine.just_before_now():
             return self._advance()
@@ -262,12 +268,22 @@ class Runner:
     def migrated(self, step: Step) -> Advance:
         """The instance was moved to another version (engine/migration.py): a step that had
         failed runs again there, and it carries on."""
-        for task in all_tasks(self.workflow):
-            if task.state == TaskState.ERROR:
-                task._set_state(TaskState.READY)
+        self._unfail()
         self.steps.append(step)
         with self.engine.just_before_now():
             return self._advance()
+
+    def _unfail(self) -> None:
+        """Failed steps back to where they were: a step that failed running is ready again;
+        a timer or other waiting event that could not be set waits again (it is armed anew,
+        never fired by its failure); an outcome is worked out again."""
+        for task in all_tasks(self.workflow):
+            if task.state == TaskState.ERROR:
+                unfail(task)
+        pending = self.live.summary.pop(_OUTCOME_FROM, None)
+        task = _task(self.workflow, pending)
+        if task is not None:
+            self._take_outcome(task, self.live.version.element(task))
 
     def _fire_overdue(self) -> None:
         """Timers that fell due before now fire first, so a breach is recorded as it happened
@@ -290,8 +306,17 @@ class Runner:
                 if not any(t.state == TaskState.READY for t in waiting):
                     break
         except Exception as err:
-            if not any(t.state == TaskState.ERROR for t in all_tasks(workflow)):
+            if any(t.state == TaskState.ERROR for t in all_tasks(workflow)):
+                return _describe(err)  # a step failed running: SpiffWorkflow marked it
+            failed = getattr(err, "task", None)
+            if failed is None or _task(workflow, str(failed.id)) is not failed:
                 raise  # not a step's failure: the command fails and nothing is kept
+            # A waiting event whose value could not be worked out (a timer over data no
+            # check could foresee): it stops there as an incident, to wait again on retry.
+            assert failed is not None
+            failed._set_internal_data(**{_STATE_BEFORE_ERROR: failed.state})
+            failed._set_state(TaskState.ERROR)
+            workflow.event_manager.remove_task(failed)
             return _describe(err)
         return None
 
@@ -317,6 +342,8 @@ class Runner:
         self._track_deadlines(timers)
         if error is None and failed is not None:
             error = str(failed.internal_data.get("error", "a step failed"))
+        if error is None and self._outcome_error is not None:
+            error = self._outcome_error
         if error is not None:
             state_name = "incident"
         elif self.workflow.completed:
@@ -374,9 +401,23 @@ class Runner:
             role=element.role if element else None, changes=changes,
         ))
         self._done_before.add(task.id)
-        if element is not None and element.tag == "endEvent" and "outcome" in element.properties:
+        self._take_outcome(task, element)
+        summarise(task.data, self.live.summary,
+                  task.parent.data if task.parent is not None else None)
+
+    def _take_outcome(self, task: Task, element: Element | None) -> None:
+        """An end event's outcome becomes the instance's; one that cannot be worked out
+        (an expression over data no check could foresee) is an incident, tried again on
+        retry or after a migration, with the work before it kept."""
+        if element is None or element.tag != "endEvent" or "outcome" not in element.properties:
+            return
+        try:
             self.live.outcome = self._outcome(task, element.properties["outcome"])
-        summarise(task.data, self.live.summary)
+        except Exception as err:
+            self.live.summary[_OUTCOME_FROM] = str(task.id)
+            self._outcome_error = (f"{element.id}: the outcome "
+                                   f"{element.properties['outcome']!r} could not be worked out: "
+                                   f"{_describe(err)}")
 
     def _outcome(self, task: Task, value: str) -> str:
         """An outcome as written, or `${expression}` over the task data (Camunda's way)."""
@@ -485,7 +526,18 @@ class Runner:
         return None
 
 
+def unfail(task: Task) -> None:
+    """A failed task back where it was before it failed: a step ready to run again, or an
+    event (a timer that could not be set) waiting again, watched by SpiffWorkflow."""
+    before = task.internal_data.pop(_STATE_BEFORE_ERROR, None)
+    task._set_state(before if before is not None else TaskState.READY)
+    if before == TaskState.WAITING:
+        task.workflow.top_workflow.event_manager.add_task(task)
+
+
 _MISSING = object()
+_STATE_BEFORE_ERROR = "mash_state_before_error"
+_OUTCOME_FROM = "outcome_from"  # the end event whose outcome is still to be worked out
 
 
 def _definitions(task: Task) -> list[Any]:

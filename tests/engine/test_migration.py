@@ -163,3 +163,47 @@ def test_mash_migrate_and_mash_incidents(tmp_path: Path, capsys: pytest.CaptureF
     assert json.loads(capsys.readouterr().out) == []
     assert main(["show", instance]) == 0
     assert "migrated" in capsys.readouterr().out
+
+
+BAD_TIMER = REVIEW.replace("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
+                           "<bpmn:timeDate>working_hours(4, since=review_from)</bpmn:timeDate>")
+BAD_OUTCOME = REVIEW.replace('value="approved" />', 'value="${verdict}" />')
+
+
+def test_a_timer_that_cannot_be_set_is_an_incident_kept_waiting_until_fixed(
+        database_url: str, tmp_path: Path) -> None:
+    # The timer's value comes from the contact's data; data the validator could not foresee
+    # ("soon" is no instant) stops the instance at the timer, not the whole command.
+    hub, folder = hub_with(database_url, tmp_path, BAD_TIMER)
+    instance = hub.start("review", {"review_from": "soon"})
+    view = hub.view(instance)
+    assert view["state"] == "incident"
+    assert "'soon' is not an ISO 8601 instant" in view["error"]
+    assert hub.engine.retry(instance, "operator") == "incident"  # the same data fails again
+    assert hub.view(instance)["deadlines"] == []  # the timer was never armed, nor fired
+    (folder / "review.bpmn").write_text(REVIEW)  # v2 times the review from now
+    hub.engine.deploy()
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2), actor="ops")
+    assert [(m.instance_id, m.state) for m in report.moved] == [(instance, "waiting")]
+    [deadline] = hub.view(instance)["deadlines"]
+    assert (deadline["due"], deadline["met"]) == (at("2026-11-23T14:00:00Z"), None)
+    hub.complete(instance, "review_task", approved=True)
+    assert hub.view(instance)["outcome"] == "approved"
+    hub.close()
+
+
+def test_an_outcome_that_cannot_be_worked_out_is_an_incident_retried_after_a_fix(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_with(database_url, tmp_path, BAD_OUTCOME)
+    instance = hub.start("review", {})
+    hub.complete(instance, "review_task", approved=True)  # answers 200: the work is recorded
+    view = hub.view(instance)
+    assert view["state"] == "incident" and view["outcome"] is None
+    assert "verdict" in view["error"]
+    assert hub.engine.retry(instance, "operator") == "incident"
+    (folder / "review.bpmn").write_text(REVIEW)
+    hub.engine.deploy()
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2), actor="ops")
+    assert [(m.instance_id, m.state) for m in report.moved] == [(instance, "completed")]
+    assert hub.view(instance)["outcome"] == "approved"
+    hub.close()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from engine import queries
 from engine.service import FormRejected
 from engine.store import notifications
 from tests.pathways.harness import CONTACT, Hub, merged
@@ -396,6 +397,25 @@ def test_a_missing_childs_assessment_that_finds_an_immediate_risk_carries_on_as_
     assert rag_timescales(hub, contact) == [
         (at("2026-11-23T11:00:00Z"), at("2026-11-25T09:30:00Z"), at("2026-11-23T13:00:00Z"), True),
         (at("2026-11-23T13:00:00Z"), at("2026-11-23T17:00:00Z"), at("2026-11-23T13:00:00Z"), True)]
+
+
+def test_the_record_form_completed_after_a_re_rating_leaves_the_contact_shown_red(
+        hub: Hub) -> None:
+    # The CE & Missing Team Manager's form runs beside the assessment with the data it had
+    # when it opened (AMBER); completed after the re-rating, it must not show AMBER again.
+    contact = report_missing(hub, "2026-11-23T10:00:00Z")
+    hub.complete(contact, "missing_brag", rag="AMBER", threshold_level=3,
+                 consent_decision="confirmed")
+    hub.complete(contact, "missing_open_contact")
+    hub.complete(contact, "allocate_social_worker", social_worker="Bo Worker")
+    hub.complete(contact, "assess_risk", strategy_discussion=False, immediate_risk=True)
+    assert (hub.view(contact)["rag"], hub.view(contact)["flags"]) == ("RED", ["immediate_risk"])
+    hub.complete(contact, "record_missing_child")
+    view = hub.view(contact)
+    assert (view["rag"], view["flags"]) == ("RED", ["immediate_risk"])
+    with hub.store.reading() as conn:  # and the lists, which read the summary, agree
+        [listed] = [t for t in queries.open_tasks(conn) if t["instance_id"] == contact]
+    assert (listed["rag"], listed["flags"]) == ("RED", ["immediate_risk"])
 
 
 def test_a_missing_person_report_started_on_its_own_tells_the_police_of_a_crime(

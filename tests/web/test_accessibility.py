@@ -90,6 +90,8 @@ def test_every_page_meets_wcag_a_and_aa_as_axe_checks_it(hub: Hub, browser: Brow
     check_page(page, axe_source, "case")
     page.goto("/board")
     check_page(page, axe_source, "deadlines")
+    page.goto("/incident-list")
+    check_page(page, axe_source, "incidents")
     context.close()
 
     other, page = new_page(browser, hub.url, bypass_csp=True)
