@@ -1,4 +1,4 @@
-"""Receiving a professional disagreement (processes/escalation.bpmn, Pathway 3 of DOMAIN.md).
+"""Receiving a professional disagreement (processes/escalation.bpmn, Pathway 3 of docs/process.md).
 
 A disagreement is an instance of its own, started with `about` = the instance id of the
 contact or decision it is about (None for another agency's decision), so it never holds that

@@ -1,4 +1,4 @@
-"""What a contact may hold when it arrives (DOMAIN.md: "Data the diagrams exchange").
+"""What a contact may hold when it arrives (docs/process.md: "Data the diagrams exchange").
 
 Refused at the door is only what cannot be a contact at all: no channel or an unknown one,
 no concern text, an impossible date, an oversized field, a field nobody knows. A missing or

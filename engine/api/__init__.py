@@ -1,1 +1,1 @@
-"""The HTTP API (FastAPI): the core calls in ../shared/API.md plus what the web pages use."""
+"""The HTTP API (FastAPI): the calls in docs/api.md, described at /openapi.json."""

@@ -1,4 +1,4 @@
-"""The service's HTTP API: thin routes over the engine (../shared/API.md is the contract).
+"""The service's HTTP API: thin routes over the engine (docs/api.md is the reference).
 
 Every answer that refuses something is `{"errors": [{"field", "message"}]}` with a 4xx;
 a role that may not see a thing gets 403 whether or not it exists.
@@ -25,7 +25,7 @@ from ..deployments import UnknownProcess
 from ..queries import jsonable
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
 from ..store import history, human_tasks, instances
-from . import claims, contacts, docs
+from . import claims, contacts, docs, openapi
 from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
 from .incidents import register as incident_routes
@@ -95,6 +95,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     app.add_middleware(NoStore)
     app.state.engine = engine
     docs.routes(app)
+    openapi.describe(app)  # /openapi.json completed: engine/api/openapi.py
 
     @app.exception_handler(Refused)
     def _refused(request: Request, err: Refused) -> JSONResponse:

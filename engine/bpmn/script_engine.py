@@ -127,7 +127,7 @@ class MashScriptEngine(PythonScriptEngine):
     def just_before_now(self) -> Iterator[None]:
         """Timers fire only if due before now: what falls due exactly now waits until the
         work of this instant is done, so work done at a deadline's due instant meets it
-        (DOMAIN.md: met "at or before"). Timers armed meanwhile still count from now."""
+        (docs/process.md: met "at or before"). Timers armed meanwhile still count from now."""
         self._instant_before = self.clock.now() - timedelta(microseconds=1)
         try:
             yield

@@ -1,7 +1,8 @@
 """`mash deadline` and `mash hours`: ask the working calendar directly.
 
 For a process owner checking a change to `calendar.toml`, and for anyone asking "when is
-this due?" or "who is on duty at 17:05?" without running a process.
+this due?" or "who is on duty at 17:05?" without running a process. Answers are in the
+Hub's local time (Europe/London, as `calendar.toml` says); `--json` gives UTC.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engine.clock import iso_z
 from engine.settings import processes_dir
 
 from . import CommandError
+from .common import add_processes, local, local_time
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +27,8 @@ def register(subparsers: Any) -> None:
     deadline = subparsers.add_parser(
         "deadline",
         help="when a timescale started at --from runs out",
-        description="Print the deadline as one line, ISO 8601 in UTC, e.g. 2026-11-30T10:45:00Z.",
+        description="Print when a timescale started at --from runs out, in the Hub's local time "
+        "(e.g. Mon 30 Nov 2026 10:45), by processes/calendar.toml; --json gives it in UTC.",
     )
     rule = deadline.add_mutually_exclusive_group(required=True)
     rule.add_argument(
@@ -49,13 +52,17 @@ def register(subparsers: Any) -> None:
         metavar="ISO8601",
         help="start, with an offset or Z",
     )
-    _processes_option(deadline)
+    deadline.add_argument(
+        "--json", action="store_true", help='print {"from", "rule", "due"} as JSON, in UTC'
+    )
+    add_processes(deadline)
     deadline.set_defaults(handler=deadline_command)
 
     hours = subparsers.add_parser(
         "hours",
-        help="whether the Hub or the Out of Hours service is on duty at an instant",
-        description="Say whether the Hub is open and whether Out of Hours is on duty.",
+        help="who is on duty at an instant: the Hub, Out of Hours",
+        description="Say whether the Hub is open (until when, or when it opens) and whether the "
+        "Out of Hours service is on duty, in the Hub's local time; --json gives UTC.",
     )
     hours.add_argument(
         "--at",
@@ -65,9 +72,11 @@ def register(subparsers: Any) -> None:
         help="the instant, with an offset or Z",
     )
     hours.add_argument(
-        "--json", action="store_true", help='print {"at", "hub_open", "out_of_hours"} as JSON'
+        "--json",
+        action="store_true",
+        help='print {"at", "hub_open", "out_of_hours", "closes", "opens"} as JSON, in UTC',
     )
-    _processes_option(hours)
+    add_processes(hours)
     hours.set_defaults(handler=hours_command)
 
 
@@ -82,8 +91,20 @@ def deadline_command(args: argparse.Namespace) -> int:
             due = calendar.hours(args.hours, args.since)
     except (ValueError, OverflowError) as err:  # e.g. a deadline beyond the year 9999
         raise CommandError(f"no deadline: {err}", code=2) from err
-    print(iso_z(due))
+    if args.json:
+        print(json.dumps({"from": iso_z(args.since), "rule": _rule(args), "due": iso_z(due)}))
+        return 0
+    print(local(due, calendar.zone))
     return 0
+
+
+def _rule(args: argparse.Namespace) -> str:
+    """The rule as a diagram writes it, e.g. working_hours(4)."""
+    for name in ("working_hours", "working_days", "hours"):
+        value = getattr(args, name)
+        if value is not None:
+            return f"{name}({value:g})"
+    raise AssertionError("argparse requires one rule")
 
 
 def hours_command(args: argparse.Namespace) -> int:
@@ -91,25 +112,29 @@ def hours_command(args: argparse.Namespace) -> int:
     at: datetime = args.at
     hub_open = calendar.is_hub_open(at)
     out_of_hours = calendar.is_out_of_hours(at)
+    closes = calendar.closing_time(at) if hub_open else None
+    opens = None if hub_open else calendar.next_opening(at)
     if args.json:
-        print(json.dumps({"at": iso_z(at), "hub_open": hub_open, "out_of_hours": out_of_hours}))
+        print(json.dumps({"at": iso_z(at), "hub_open": hub_open, "out_of_hours": out_of_hours,
+                          "closes": iso_z(closes) if closes else None,
+                          "opens": iso_z(opens) if opens else None}))
         return 0
-    if hub_open:
-        print(f"First Response Hub: open until {iso_z(calendar.closing_time(at))}")
+    zone = calendar.zone
+    print(f"At {local(at, zone)} (Hub time):")
+    if closes is not None:
+        print(f"First Response Hub: open until {local_time(closes, zone)}")
     if out_of_hours:
         print("Out of Hours service: on duty")
-    if not hub_open:
+    if opens is not None:
         who = "" if out_of_hours else "Neither service is on duty; "
-        print(f"{who}First Response Hub: closed, opens {iso_z(calendar.next_opening(at))}")
+        print(f"{who}First Response Hub: closed, opens {_day_and_time(opens, at, zone)}")
     return 0
 
 
-def _processes_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--processes",
-        metavar="DIR",
-        help="folder of diagrams and calendar.toml (default: $MASH_PROCESSES)",
-    )
+def _day_and_time(when: datetime, now: datetime, zone: Any) -> str:
+    """"08:30" later the same day, "Mon 30 Nov 2026 08:30" on another."""
+    same_day = when.astimezone(zone).date() == now.astimezone(zone).date()
+    return local_time(when, zone) if same_day else local(when, zone)
 
 
 def _calendar(args: argparse.Namespace) -> WorkingCalendar:

@@ -8,21 +8,28 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.clock import SystemClock
 from engine.settings import database_url, processes_dir
 
 from . import CommandError
 
+# The same words wherever the processes folder or the database is offered (engine/settings.py
+# decides; the README and docs/ say it the same way).
+PROCESSES_DEFAULT = "$MASH_PROCESSES, else ./processes, else the repository's own"
+DATABASE_DEFAULT = "$MASH_DATABASE_URL, else the SQLite file ./mash.sqlite"
+
 
 def add_processes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", metavar="DIR",
-                        help="folder of diagrams and their configuration (default: ./processes)")
+                        help="the folder of diagrams and their configuration (default: "
+                             f"{PROCESSES_DEFAULT})")
 
 
 def add_database(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", metavar="URL",
-                        help="sqlite:///FILE or postgresql://... (default: $MASH_DATABASE_URL)")
+                        help=f"sqlite:///FILE or postgresql://... (default: {DATABASE_DEFAULT})")
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -69,10 +76,20 @@ def print_json(value: Any) -> None:
     print(json.dumps(jsonable(value), indent=2))
 
 
-def local(value: datetime | None, zone: Any) -> str:
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(value: datetime | None, zone: Any = LONDON) -> str:
+    """An instant as people at the Hub read it: their wall clock (the calendar's time zone,
+    Europe/London), e.g. "Mon 30 Nov 2026 10:45". `--json` gives UTC instead."""
     if value is None:
         return "-"
     return value.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+
+
+def local_time(value: datetime, zone: Any = LONDON) -> str:
+    """The time of day alone, "17:15", for an instant on the day being talked about."""
+    return value.astimezone(zone).strftime("%H:%M")
 
 
 __all__ = ["Path"]

@@ -11,12 +11,12 @@ from engine import checking, diagrams
 from engine.settings import processes_dir
 
 from . import CommandError
-from .common import add_database, add_json, add_processes, open_engine, print_json
+from .common import add_database, add_json, add_processes, local, open_engine, print_json
 
 
 def register(subparsers: Any) -> None:
     validate = subparsers.add_parser(
-        "validate", help="check diagrams and report every problem",
+        "validate", help="check the diagrams and list every problem",
         description="Check BPMN and DMN files (or folders of them) and the calendar and "
                     "directory beside them: XML safety, the schemas, the engine's rules, the "
                     "names every expression reads, then a dry run of every diagram on a "
@@ -116,8 +116,8 @@ def versions_command(args: argparse.Namespace) -> int:
     if not rows:
         print("nothing deployed yet; run `mash deploy`")
         return 0
-    print(f"{'process':24s} {'version':>7s}  {'hash':12s}  {'deployed (UTC)':20s} running")
+    print(f"{'process':24s} {'version':>7s}  {'hash':12s}  {'deployed':21s} running")
     for r in rows:
         print(f"{r['process']:24s} {r['version']:>7d}  {r['hash']:12s}  "
-              f"{r['deployed_at']:%Y-%m-%d %H:%M:%S}  {r['running']}")
+              f"{local(r['deployed_at']):21s} {r['running']}")
     return 0

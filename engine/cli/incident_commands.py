@@ -22,7 +22,7 @@ from .common import (
 
 def register(subparsers: Any) -> None:
     listed = subparsers.add_parser(
-        "incidents", help="instances stopped by a failed step, notifications not delivered",
+        "incidents", help="failed steps and undelivered notifications, with what to do",
         description="Every incident, oldest first: the error in words, the element, attempts, "
                     "and what to do (mash retry ID; mash migrate).")
     add_processes(listed)
@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     listed.set_defaults(handler=incidents_command)
 
     move = subparsers.add_parser(
-        "migrate", help="move running instances to another version of their process",
+        "migrate", help="move running instances to another version",
         description="Move the running instances of a version (or the one given) to another "
                     "version: each waiting task and timer goes to the element of the same id "
                     "(or as --map says); a step that failed runs again there. Refused, listing "

@@ -51,13 +51,13 @@ def register(subparsers: Any) -> None:
     _common(complete)
     complete.set_defaults(handler=complete_command)
 
-    show = subparsers.add_parser("show", help="an instance: state, open tasks, deadlines, history")
+    show = subparsers.add_parser("show", help="an instance: state, tasks, deadlines, history")
     show.add_argument("instance")
     _common(show)
     show.set_defaults(handler=show_command)
 
     retry = subparsers.add_parser(
-        "retry", help="retry an instance in incident (or an undelivered notification) now")
+        "retry", help="retry a failed step or an undelivered notification now")
     retry.add_argument("instance", metavar="ID", help="an instance or notification id "
                                                       "(from `mash incidents`)")
     retry.add_argument("--by", default="operator", metavar="NAME")

@@ -33,8 +33,7 @@ def _period_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    report = subparsers.add_parser("report", help="management information: contacts register, "
-                                                  "timeliness")
+    report = subparsers.add_parser("report", help="management information: register, timeliness")
     kinds = report.add_subparsers(dest="report", required=True)
     contacts = kinds.add_parser("contacts", help="the contacts register of a period (CSV, XLSX)")
     _period_options(contacts)

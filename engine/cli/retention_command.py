@@ -15,8 +15,9 @@ from .common import add_database, add_json, add_processes, local, print_json
 
 def register(subparsers: Any) -> None:
     command = subparsers.add_parser(
-        "retention", help="remove the personal data of ended cases past the council's "
-                          "retention schedule (processes/retention.toml)")
+        "retention", help="remove personal data past processes/retention.toml",
+        description="Remove the personal data of ended cases past the council's retention "
+                    "schedule (processes/retention.toml); the service does it once a day.")
     command.add_argument("--dry-run", action="store_true",
                          help="only list the cases that would be anonymised; change nothing")
     add_processes(command)

@@ -16,9 +16,10 @@ from .common import add_database, add_json, add_processes, local, print_json
 
 
 def register(subparsers: Any) -> None:
-    serve = subparsers.add_parser("serve", help="run the engine as a service with its HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve = subparsers.add_parser("serve", help="the service: HTTP API, pages, timers, mail")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                                                            "(default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     serve.add_argument("--virtual-clock", metavar="ISO8601",
                        help="start a virtual clock at this instant (training, demos, tests); "
                             "POST /clock/advance moves it")
@@ -30,9 +31,9 @@ def register(subparsers: Any) -> None:
     add_database(serve)
     serve.set_defaults(handler=serve_command)
 
-    token = subparsers.add_parser("token", help="API tokens")
+    token = subparsers.add_parser("token", help="create, list and revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", help="create a token; prints it on the last line")
+    create = token_sub.add_parser("create", help="a new token, printed once on the last line")
     create.add_argument("--role", action="append", required=True, metavar="ROLE",
                         help="a role (lane name) or admin; repeat for several")
     create.add_argument("--name", default="token", metavar="LABEL", help="who or what uses it")
@@ -48,14 +49,18 @@ def register(subparsers: Any) -> None:
     add_database(create)
     create.set_defaults(handler=token_create_command)
 
-    listing = token_sub.add_parser("list", help="every token: name, roles, created, expires, "
-                                               "last used, revoked (never the token itself)")
+    listing = token_sub.add_parser(
+        "list", help="every token's roles and dates (never the token)",
+        description="Every token: id, name, kind, roles, created, expires, last used, revoked, "
+                    "in the Hub's local time (--json: UTC). Never the token itself: only its "
+                    "hash is kept.")
     add_json(listing)
     add_database(listing)
     listing.set_defaults(handler=token_list_command)
 
-    revoke = token_sub.add_parser("revoke", help="stop a token working at once (and sign out "
-                                                 "its web sessions)")
+    revoke = token_sub.add_parser("revoke", help="stop a token working at once",
+                                  description="Stop a token working at once, by id or name; its "
+                                              "web sessions are signed out too.")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, help="the token's id, from `mash token list`")
     which.add_argument("--name", metavar="LABEL", help="every token with this name")

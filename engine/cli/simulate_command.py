@@ -15,16 +15,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from engine.settings import processes_dir
 
 from . import CommandError
+from .common import add_processes
 
 
 def register(subparsers: Any) -> None:
     simulate = subparsers.add_parser(
-        "simulate", help="replay a scenario through the diagrams on a virtual clock",
-        description="Run a scenario (SCENARIO.md) through the real diagrams, handlers and engine "
-                    "on a virtual clock and report outcomes, deadlines and workload. "
+        "simulate", help="replay a scenario on a virtual clock",
+        description="Run a scenario (docs/scenarios.md) through the real diagrams, handlers and "
+                    "engine on a virtual clock and report outcomes, deadlines and workload. "
                     "Or write a synthetic scenario with --generate.")
     simulate.add_argument("scenario", nargs="?", help="scenario file (JSON or YAML)")
-    simulate.add_argument("--processes", metavar="DIR", help="diagrams to run (default ./processes)")
+    add_processes(simulate)
     simulate.add_argument("--database", metavar="URL",
                           help="keep the run in this database (default: a temporary SQLite file)")
     simulate.add_argument("--json", action="store_true", help="print the report as one JSON document")

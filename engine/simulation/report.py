@@ -1,4 +1,4 @@
-"""The simulation's report (SCENARIO.md, format 1), read back from the engine's database."""
+"""The simulation's report (docs/scenarios.md, format 1), read back from the engine's database."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ class Simulation:
         self.engine, self.clock = engine, clock
         self._by_instance: dict[str, Contact | Disagreement] = {}
         # Instance ids are given out up front, so a disagreement raised before the contact it
-        # is about arrives (SCENARIO.md's own example) still links to it.
+        # is about arrives (docs/scenarios.md's own example) still links to it.
         self._children_of: dict[str, list[str]] = {
             c.id: [self._new_id() for _ in range(c.children)] for c in self.scenario.contacts}
         self._contact_of: dict[str, str] = {c: ids[0] for c, ids in self._children_of.items()}
@@ -254,7 +254,7 @@ class Simulation:
                      context: dict[str, Any] | None) -> dict[str, Any] | None:
         """Scripted answers never change, so a task that comes round again to find the data as
         it was the last time will send the contact round the same loop for ever: stop the run
-        naming the contact and the task (SCENARIO.md). A task's first visit costs nothing."""
+        naming the contact and the task (docs/scenarios.md). A task's first visit costs nothing."""
         asked = self._visits.setdefault(instance_id, {})
         visits, seen = asked.get(task.element_id, (0, None))
         state = None

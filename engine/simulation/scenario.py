@@ -1,4 +1,4 @@
-"""Scenario files for `mash simulate` (SCENARIO.md, format 1): read and checked up front, so
+"""Scenario files for `mash simulate` (docs/scenarios.md, format 1): read and checked up front, so
 an error names the contact (or disagreement) and the field before anything runs."""
 
 from __future__ import annotations

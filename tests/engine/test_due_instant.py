@@ -1,4 +1,4 @@
-"""Work done at a deadline's due instant meets it (DOMAIN.md: met "at or before the due
+"""Work done at a deadline's due instant meets it (docs/process.md: met "at or before the due
 instant"); a microsecond later it is breached. For every kind of deadline (working hours,
 working days, elapsed hours, a given instant, an ISO duration; non-interrupting and
 interrupting boundary timers; a reply racing a timer at an event-based gateway), and for

@@ -1,7 +1,7 @@
 """Pathway 3, professional disagreement (processes/escalation.bpmn), on SQLite and PostgreSQL.
 
 Every outcome, every stage answered or left to run out, the exact deadlines across bank
-holidays and summer-time changes (worked out by hand from DOMAIN.md, "Working time", and
+holidays and summer-time changes (worked out by hand from docs/process.md, "Working time", and
 checked with `mash deadline --working-days 5 --from ...`), who is told at each stage, the
 forms, and the link to the contact a disagreement is about.
 """
@@ -165,7 +165,7 @@ def test_unresolved_at_every_stage_goes_to_the_partnership(hub: Hub) -> None:
 
 
 def test_a_stage_not_answered_moves_on_at_its_due_instant(hub: Hub) -> None:
-    # Mon 23 Nov 2026 10:00 + 5 working days = Mon 30 Nov 17:15 (DOMAIN.md's worked example)
+    # Mon 23 Nov 2026 10:00 + 5 working days = Mon 30 Nov 17:15 (docs/process.md's worked example)
     instance = raise_disagreement(hub, raised_at="2026-11-23T10:00:00Z")
     due = at("2026-11-30T17:15:00Z")
     hub.advance(to=due - timedelta(seconds=1))
@@ -233,7 +233,7 @@ def test_an_answer_at_exactly_the_due_instant_meets_the_deadline(hub: Hub) -> No
     assert deadline["met"] is True
 
 
-# -- exact deadlines: each worked out by hand from DOMAIN.md ----------------------------------
+# -- exact deadlines: each worked out by hand from docs/process.md ----------------------------------
 # working_days(5): the Hub's closing time (Mon-Thu 17:15, Fri 16:45, Europe/London) on the 5th
 # working day after the day the clock starts; a clock started outside Hub hours, or at
 # closing time exactly, starts at the next opening. Each stage starts when the one before ran

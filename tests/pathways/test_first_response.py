@@ -2,7 +2,7 @@
 
 Every outcome and every branch of Stages 1-3 and of the MASH risk assessment, driven through
 the real diagram on the virtual clock: the path taken, who is asked (the lane of each task),
-who is told, the flags, and the deadlines with instants worked out by hand from DOMAIN.md,
+who is told, the flags, and the deadlines with instants worked out by hand from docs/process.md,
 "Working time" (Hub Mon-Thu 08:30-17:15, Fri 08:30-16:45, Europe/London, bank holidays).
 November and December 2026 are GMT, so London time and UTC agree there.
 """
@@ -174,7 +174,7 @@ def test_a_contact_takes_the_main_road_to_a_section_47_enquiry(hub: Hub) -> None
     # RAG timescale from opening the contact, Mon 11:15, RED 4 working hours: Mon 15:15
     assert deadline(hub, contact, "rag_timescale") == (
         at("2026-11-23T11:15:00Z"), at("2026-11-23T15:15:00Z"), at("2026-11-23T15:00:00Z"), True)
-    # outcome letter: Mon 23 Nov 10:00 + 5 working days = Mon 30 Nov 17:15 (DOMAIN.md example)
+    # outcome letter: Mon 23 Nov 10:00 + 5 working days = Mon 30 Nov 17:15 (docs/process.md example)
     assert deadline(hub, contact, "referrer_outcome") == (
         at("2026-11-23T10:00:00Z"), at("2026-11-30T17:15:00Z"), at("2026-11-23T15:00:00Z"), True)
     assert sent(hub, contact) == [("outcome_to_referrer", REFERRER, at("2026-11-23T15:00:00Z"))]
@@ -241,7 +241,7 @@ def test_a_red_contact_opened_on_christmas_eve_counts_working_hours_over_the_hol
     hub.advance(to="2026-12-24T15:00:00Z")
     open_the_contact(hub, contact)
     # Thu 15:00-17:15 (2h15); Fri 25 Dec Christmas, Mon 28 Dec Boxing Day (substitute),
-    # so Tue 29 Dec 08:30 + 1h45 = 10:15 (DOMAIN.md's worked example)
+    # so Tue 29 Dec 08:30 + 1h45 = 10:15 (docs/process.md's worked example)
     assert hub.task(contact, "allocate_social_worker")["due"] == at("2026-12-29T10:15:00Z")
     # the decision: Thu 24 Dec 10:00 + 1 working day = Tue 29 Dec 17:15
     assert hub.deadline(contact, "decision")["due"] == at("2026-12-29T17:15:00Z")
@@ -309,7 +309,7 @@ def test_a_red_contact_after_friday_closing_alerts_out_of_hours_before_it_comes_
 
 def test_a_red_contact_at_opening_time_alerts_out_of_hours_still_on_duty(hub: Hub) -> None:
     # Tue 08:30: the Hub opens, and the Out of Hours service is on duty until 09:00 (seed 000,
-    # '5pm to 9am'): both are told (DOMAIN.md, RED); from 09:00 the Hub is alone (test_front_door)
+    # '5pm to 9am'): both are told (docs/process.md, RED); from 09:00 the Hub is alone (test_front_door)
     contact = receive(hub, "2026-11-24T08:30:00Z", immediate_risk=True)
     assert sent(hub, contact) == [
         ("out_of_hours_alert", "ChildrensOOHS@bcp.invalid", at("2026-11-24T08:30:00Z"))]

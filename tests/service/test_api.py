@@ -1,4 +1,4 @@
-"""The HTTP API as its clients use it (../shared/API.md), over real HTTP on loopback."""
+"""The HTTP API as its clients use it (docs/api.md), over real HTTP on loopback."""
 
 from __future__ import annotations
 

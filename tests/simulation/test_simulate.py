@@ -1,4 +1,4 @@
-"""`mash simulate`: a scenario with every outcome of SCENARIO.md run through the real
+"""`mash simulate`: a scenario with every outcome of docs/scenarios.md run through the real
 diagrams, the report checked field by field; errors that name contact, task and field;
 the generator, the comparison and the HTML report.
 

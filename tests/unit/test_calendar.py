@@ -1,4 +1,4 @@
-"""Working-time rules: DOMAIN.md's worked examples and reasoned edge cases.
+"""Working-time rules: docs/process.md's worked examples and reasoned edge cases.
 
 Every expected instant below was worked out by hand from the Hub hours (Mon-Thu 08:30-17:15,
 Fri 08:30-16:45, Europe/London) and the England bank holidays; the arithmetic is in the
@@ -37,7 +37,7 @@ def closures_calendar(*closures: Closure) -> WorkingCalendar:
     return WorkingCalendar(CalendarConfig(closures=closures))
 
 
-# --- DOMAIN.md worked examples, exactly -----------------------------------------------------
+# --- docs/process.md worked examples, exactly -----------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -25,23 +25,37 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(
-    ("rule", "since", "expected"),
+    ("rule", "since", "expected", "shown"),
     [
-        (["--working-hours", "4"], "2026-11-27T15:00:00Z", "2026-11-30T10:45:00Z"),
-        (["--working-hours", "4"], "2026-11-27T15:00:00+00:00", "2026-11-30T10:45:00Z"),
-        (["--working-hours", "0.5"], "2026-11-28T12:00:00Z", "2026-11-30T09:00:00Z"),
-        (["--working-hours", "16"], "2026-11-23T16:00:00Z", "2026-11-25T14:30:00Z"),
-        (["--working-days", "5"], "2026-11-23T10:00:00Z", "2026-11-30T17:15:00Z"),
-        # BST: 10:45 on Mon 30 Mar 2026 is 09:45 UTC
-        (["--working-hours", "4"], "2026-03-27T15:00:00Z", "2026-03-30T09:45:00Z"),
-        (["--hours", "72"], "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z"),
-        (["--hours", "1"], "2026-03-27T12:00:00.250000Z", "2026-03-27T13:00:00.250000Z"),
+        (["--working-hours", "4"], "2026-11-27T15:00:00Z", "2026-11-30T10:45:00Z",
+         "Mon 30 Nov 2026 10:45"),
+        (["--working-hours", "4"], "2026-11-27T15:00:00+00:00", "2026-11-30T10:45:00Z",
+         "Mon 30 Nov 2026 10:45"),
+        (["--working-hours", "0.5"], "2026-11-28T12:00:00Z", "2026-11-30T09:00:00Z",
+         "Mon 30 Nov 2026 09:00"),
+        (["--working-hours", "16"], "2026-11-23T16:00:00Z", "2026-11-25T14:30:00Z",
+         "Wed 25 Nov 2026 14:30"),
+        (["--working-days", "5"], "2026-11-23T10:00:00Z", "2026-11-30T17:15:00Z",
+         "Mon 30 Nov 2026 17:15"),
+        # BST: 10:45 on Mon 30 Mar 2026 is 09:45 UTC; people read 10:45, a program 09:45Z
+        (["--working-hours", "4"], "2026-03-27T15:00:00Z", "2026-03-30T09:45:00Z",
+         "Mon 30 Mar 2026 10:45"),
+        (["--hours", "72"], "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z",
+         "Mon 30 Mar 2026 13:00"),
+        (["--hours", "1"], "2026-03-27T12:00:00.250000Z", "2026-03-27T13:00:00.250000Z",
+         "Fri 27 Mar 2026 13:00"),
     ],
 )
 def test_deadline(
-    capsys: pytest.CaptureFixture[str], rule: list[str], since: str, expected: str
+    capsys: pytest.CaptureFixture[str], rule: list[str], since: str, expected: str, shown: str
 ) -> None:
-    assert run(capsys, "deadline", *rule, "--from", since) == (0, expected + "\n", "")
+    """In the Hub's local time for people; in UTC with --json."""
+    assert run(capsys, "deadline", *rule, "--from", since) == (0, shown + "\n", "")
+    code, out, err = run(capsys, "deadline", *rule, "--from", since, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert answer["due"] == expected
+    assert answer["rule"] == f"{rule[0][2:].replace('-', '_')}({float(rule[1]):g})"
 
 
 @pytest.mark.parametrize(
@@ -102,24 +116,50 @@ def test_bad_calendar_file_gets_one_line_and_exit_2(
 @pytest.mark.parametrize(
     ("moment", "lines"),
     [
-        ("2026-11-23T12:00:00Z", ["First Response Hub: open until 2026-11-23T17:15:00Z"]),
+        (
+            "2026-11-23T12:00:00Z",
+            ["At Mon 23 Nov 2026 12:00 (Hub time):", "First Response Hub: open until 17:15"],
+        ),
         (
             "2026-11-23T17:05:00Z",
             [
-                "First Response Hub: open until 2026-11-23T17:15:00Z",
+                "At Mon 23 Nov 2026 17:05 (Hub time):",
+                "First Response Hub: open until 17:15",
                 "Out of Hours service: on duty",
             ],
         ),
         (
             "2026-11-28T12:00:00Z",
             [
+                "At Sat 28 Nov 2026 12:00 (Hub time):",
                 "Out of Hours service: on duty",
-                "First Response Hub: closed, opens 2026-11-30T08:30:00Z",
+                "First Response Hub: closed, opens Mon 30 Nov 2026 08:30",
             ],
         ),
         (
             "2026-11-27T16:50:00Z",
-            ["Neither service is on duty; First Response Hub: closed, opens 2026-11-30T08:30:00Z"],
+            [
+                "At Fri 27 Nov 2026 16:50 (Hub time):",
+                "Neither service is on duty; First Response Hub: closed, opens Mon 30 Nov 2026 "
+                "08:30",
+            ],
+        ),
+        (
+            "2026-11-23T07:00:00Z",
+            [
+                "At Mon 23 Nov 2026 07:00 (Hub time):",
+                "Out of Hours service: on duty",
+                "First Response Hub: closed, opens 08:30",
+            ],
+        ),
+        # summer time: 16:00 UTC is 17:00 in London, and the Hub closes at 17:15 (16:15Z)
+        (
+            "2026-07-01T16:00:00Z",
+            [
+                "At Wed 01 Jul 2026 17:00 (Hub time):",
+                "First Response Hub: open until 17:15",
+                "Out of Hours service: on duty",
+            ],
         ),
     ],
 )
@@ -143,16 +183,21 @@ def test_hours_json(
 ) -> None:
     code, out, _ = run(capsys, "hours", "--at", moment, "--json")
     assert code == 0
-    assert json.loads(out) == {
+    answer = json.loads(out)
+    assert {k: answer[k] for k in ("at", "hub_open", "out_of_hours")} == {
         "at": moment.replace("+00:00", "Z"),
         "hub_open": hub_open,
         "out_of_hours": out_of_hours,
     }
+    assert (answer["closes"] is None) == (not hub_open)
+    assert (answer["opens"] is None) == hub_open
 
 
-def test_hours_json_reports_at_in_utc(capsys: pytest.CaptureFixture[str]) -> None:
+def test_hours_json_reports_in_utc(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "hours", "--at", "2026-07-01T09:30:00+01:00", "--json")
-    assert json.loads(out)["at"] == "2026-07-01T08:30:00Z"
+    assert json.loads(out) == {"at": "2026-07-01T08:30:00Z", "hub_open": True,
+                               "out_of_hours": False, "closes": "2026-07-01T16:15:00Z",
+                               "opens": None}
 
 
 def _mash_command() -> list[str] | None:
@@ -176,7 +221,7 @@ def test_installed_console_script() -> None:
         check=False,
         timeout=60,
     )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "2026-11-30T10:45:00Z\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Mon 30 Nov 2026 10:45\n", "")
     bad = subprocess.run(
         [*command, "deadline", "--working-hours", "-1", "--from", "2026-11-27T15:00:00Z", *common],
         capture_output=True,
