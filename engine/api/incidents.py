@@ -80,4 +80,5 @@ def register(app: FastAPI, engine: Engine, caller: Callable[..., Caller]) -> Non
                                             for p in err.problems]}, status_code=422)
         return {"process": plan.process_id, "from_version": plan.source,
                 "to_version": plan.target, "dry_run": report.dry_run,
-                "instances": report.instances, "moved": [m.__dict__ for m in report.moved]}
+                "instances": report.instances, "moved": [m.__dict__ for m in report.moved],
+                "refused": report.refused}

@@ -4,6 +4,7 @@ that fixes it."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from engine import incidents, migration
@@ -107,8 +108,8 @@ def migrate_command(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"process": process, "from_version": plan.source, "to_version": plan.target,
                     "dry_run": report.dry_run, "instances": report.instances,
-                    "moved": [m.__dict__ for m in report.moved]})
-        return 0
+                    "moved": [m.__dict__ for m in report.moved], "refused": report.refused})
+        return 1 if report.refused else 0
     if report.dry_run:
         print(f"the plan holds: {len(report.instances)} instance(s) of {process} "
               f"v{plan.source} would move to v{plan.target}")
@@ -116,9 +117,11 @@ def migrate_command(args: argparse.Namespace) -> int:
     for moved in report.moved:
         print(f"{moved.instance_id} moved to v{plan.target}: {moved.state}"
               + (f" ({moved.error})" if moved.error else ""))
-    if not report.moved:
+    for line in report.refused:
+        print(line, file=sys.stderr)
+    if not report.moved and not report.refused:
         print(f"no running instance of {process} v{plan.source}")
-    return 0
+    return 1 if report.refused else 0
 
 
 def _process_of(engine: Any, instance_id: str) -> str:

@@ -19,7 +19,6 @@ from tests.pathways.test_first_response import at
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN, "camunda": CAMUNDA}
 
 Edit = Callable[[etree._ElementTree], None]
 
@@ -40,7 +39,7 @@ def deploy_edited(hub: Hub, folder: Path, edits: dict[str, Edit]) -> None:
 
 
 def element(tree: etree._ElementTree, element_id: str) -> etree._Element:
-    [found] = tree.xpath(f"//*[@id='{element_id}']")
+    [found] = [node for node in tree.iter() if node.get("id") == element_id]
     return found
 
 
@@ -220,13 +219,11 @@ def verification_deadline(tree: etree._ElementTree) -> None:
     sub = element(tree, "sub_decide")
     for text in (VERIFY_DUE, VERIFY_LATE, VERIFY_LATE_FLOW):
         sub.append(etree.fromstring(text))
-    lane = element(tree, "verify").getparent()
-    assert lane is not None
-    refs = tree.xpath("//bpmn:flowNodeRef[text()='verify']", namespaces=NS)
-    for ref in refs:  # the new elements stand in verify's lane
-        for new in ("verify_due", "verify_late_end"):
-            node = etree.SubElement(ref.getparent(), f"{{{BPMN}}}flowNodeRef")
-            node.text = new
+    for ref in list(tree.iter(f"{{{BPMN}}}flowNodeRef")):  # they stand in verify's lane
+        lane = ref.getparent()
+        if ref.text == "verify" and lane is not None:
+            for new in ("verify_due", "verify_late_end"):
+                etree.SubElement(lane, f"{{{BPMN}}}flowNodeRef").text = new
 
 
 def test_a_deadline_the_new_version_adds_on_the_waiting_task_is_armed_from_the_move(
@@ -257,4 +254,28 @@ def test_a_deadline_the_new_version_adds_on_the_waiting_task_is_armed_from_the_m
     for instance in (late, on_time):
         assert list(open_tasks(hub, instance)) == ["brag"]
         assert hub.view(instance)["state"] == "waiting"
+    hub.close()
+
+
+def test_an_incident_inside_raise_concerns_is_fixed_by_moving_to_the_version_that_fixes_it(
+        database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "processes"
+    shutil.copytree(PROCESSES, folder)
+    script, broken = "police_notified = now()", "police_notified = now() + 1"
+    diagram = folder / "raise_concerns.bpmn"
+    diagram.write_text(diagram.read_text().replace(script, broken))
+    hub = Hub(database_url, start="2026-11-23T10:00:00+00:00", processes=folder)
+    contact = hub.contact(received_at=hub.now(), crime_suspected=True)
+    view = hub.view(contact)
+    assert view["state"] == "incident" and hub.tasks(contact) == []
+    assert view["error"].startswith("police_told")
+    assert hub.engine.retry(contact, "ops") == "incident"  # v1 fails for ever
+    diagram.write_text(diagram.read_text().replace(broken, script))
+    hub.engine.deploy()
+    [moved] = migration.migrate(hub.engine, migration.Plan("first_response", 1, 2)).moved
+    assert (moved.instance_id, moved.state, moved.error) == (contact, "waiting", None)
+    view = hub.view(contact)
+    assert view["version"] == 2 and list(open_tasks(hub, contact)) == ["verify"]
+    assert view["path"].count("police_told") == 1 and view["path"].count("notify_police") == 1
+    assert len([n for n in view["notifications"] if n["kind"] == "police_notification"]) == 1
     hub.close()
