@@ -157,12 +157,14 @@ def test_mash_migrate_and_mash_incidents(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["migrate", "--process", "review", "--from-version", "1", "--to", "2",
                  "--dry-run"]) == 0
     assert "1 instance(s) of review v1 would move to v2" in capsys.readouterr().out
-    assert main(["migrate", "--instance", instance, "--from-version", "1", "--to", "2"]) == 0
+    assert main(["migrate", "--instance", instance, "--from-version", "1", "--to", "2",
+                 "--map", "approved_gw=approved_gw", "--by", "ops"]) == 0
     assert capsys.readouterr().out.strip() == f"{instance} moved to v2: completed"
     assert main(["incidents", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert main(["show", instance]) == 0
-    assert "migrated" in capsys.readouterr().out
+    [moved] = [line for line in capsys.readouterr().out.splitlines() if " migrated " in line]
+    assert moved.split()[-6:] == ["ops", "migrated", "v1", "->", "v2", "approved_gw=approved_gw"]
 
 
 BAD_TIMER = REVIEW.replace("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
