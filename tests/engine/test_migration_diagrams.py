@@ -279,3 +279,40 @@ def test_an_incident_inside_raise_concerns_is_fixed_by_moving_to_the_version_tha
     assert view["path"].count("police_told") == 1 and view["path"].count("notify_police") == 1
     assert len([n for n in view["notifications"] if n["kind"] == "police_notification"]) == 1
     hub.close()
+
+
+def three_working_days(tree: etree._ElementTree) -> None:
+    for node in tree.iter(f"{{{BPMN}}}timeDate"):
+        node.text = (node.text or "").replace("working_days(5)", "working_days(3)")
+
+
+def test_staged_timers_keep_their_due_instants_unless_re_armed(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_on_copy(database_url, tmp_path)
+    data = {"summary": "We disagree.", "informal_attempt_failed": True,
+            "raised_by": {"name": "Pat Nurse", "agency": "Health", "email": "p@health.invalid"}}
+    kept, rearmed = hub.start("escalation", data), hub.start("escalation", data)
+    # Mon 23 Nov 10:00 + 5 working days = Mon 30 Nov 17:15
+    assert hub.deadline(kept, "stage_1_response")["due"] == at("2026-11-30T17:15:00Z")
+    hub.advance(to="2026-11-24T10:00:00Z")
+    deploy_edited(hub, folder, {"escalation.bpmn": three_working_days})
+    migration.migrate(hub.engine, migration.Plan("escalation", 1, 2), [kept])
+    migration.migrate(hub.engine, migration.Plan("escalation", 1, 2,
+                                                 rearm=frozenset({"stage_1_due"})), [rearmed])
+    assert hub.deadline(kept, "stage_1_response")["due"] == at("2026-11-30T17:15:00Z")
+    assert hub.task(kept, "stage_1_response")["due"] == at("2026-11-30T17:15:00Z")
+    # Re-armed under v2's rule from the move: Tue 24 Nov + 3 working days = Fri 27 Nov 16:45
+    assert hub.deadline(rearmed, "stage_1_response")["due"] == at("2026-11-27T16:45:00Z")
+    assert hub.task(rearmed, "stage_1_response")["due"] == at("2026-11-27T16:45:00Z")
+    [step] = [h for h in hub.view(rearmed)["history"] if h["action"] == "deadline_rearmed"]
+    assert (step["element_id"], step["changes"]) == (
+        "stage_1_due", {"due": "2026-11-27T16:45:00+00:00"})
+    hub.advance(through="2026-11-27T16:45:00Z")
+    assert [t["element_id"] for t in hub.tasks(rearmed)] == ["stage_2_response"]
+    assert [t["element_id"] for t in hub.tasks(kept)] == ["stage_1_response"]
+    hub.advance(through="2026-11-30T17:15:00Z")  # the kept instant fires as it was set
+    assert hub.deadline(kept, "stage_1_response")["met"] is False
+    # The next stage's timer is v2's: 3 working days from Mon 30 Nov 17:15 (counted from Tue 1
+    # Dec, as v1 counted its 5 to Tue 8 Dec) = Fri 4 Dec 16:45
+    assert hub.deadline(kept, "stage_2_response")["due"] == at("2026-12-04T16:45:00Z")
+    hub.close()
