@@ -63,6 +63,7 @@ class Plan:
     target: int
     mapping: dict[str, str] = field(default_factory=dict)  # source element -> target element
     rearm: frozenset[str] = frozenset()  # target timer elements to arm again under the target
+    drop: frozenset[str] = frozenset()  # source boundary events the target lacks: cancelled
 
     def maps(self, name: str) -> str:
         """A task spec's name in the target: `review_task` and the specs SpiffWorkflow makes
@@ -76,11 +77,14 @@ class Unmapped:
     instance_id: str
     element_id: str
     element_name: str | None
+    boundary: bool = False  # a boundary event: it may be dropped instead
 
     def __str__(self) -> str:
         name = f' "{self.element_name}"' if self.element_name else ""
         return (f"instance {self.instance_id} is at {self.element_id}{name}, which the target "
-                f"version does not have: give an instruction {self.element_id}=TARGET_ELEMENT")
+                f"version does not have: give an instruction {self.element_id}=TARGET_ELEMENT"
+                + (f", or --drop {self.element_id} to cancel it at the move"
+                   if self.boundary else ""))
 
 
 @dataclass
@@ -186,6 +190,14 @@ def _check_instructions(plan: Plan, source: Version, target: Version) -> None:
         elif type(before[old]) is not type(after[new]):
             problems.append(f"{old} ({_kind(before[old])}) cannot become {new} "
                             f"({_kind(after[new])}): map an element to one of the same kind")
+    for element in sorted(plan.drop):
+        spec = before.get(element)
+        if spec is None or not isinstance(spec, BoundaryEvent):
+            problems.append(f"{element} is not a boundary event of {plan.process_id} "
+                            f"v{plan.source}; only a boundary event can be dropped")
+        elif element in after or element in plan.mapping:
+            problems.append(f"{element} is in {plan.process_id} v{plan.target} (or mapped): "
+                            f"it moves; leave out --drop {element}")
     for element in sorted(plan.rearm):
         spec = after.get(element)
         if spec is None or not _is_timer(spec):
@@ -255,13 +267,22 @@ def _check_instance(engine: Engine, plan: Plan, instance_id: str, source: Versio
             continue
         for task in active:
             name = plan.maps(task.task_spec.name)
+            if _dropped(task, plan):
+                continue
             if name not in specs:
                 element = task.task_spec.name.partition(".")[0]
                 problems.append(str(Unmapped(instance_id, element,
-                                             getattr(task.task_spec, "bpmn_name", None))))
+                                             getattr(task.task_spec, "bpmn_name", None),
+                                             isinstance(task.task_spec, BoundaryEvent))))
             elif task.state == TaskState.WAITING:
                 waits_at |= {n for n in _timer_names(specs[name])}
     return problems, waits_at
+
+
+def _dropped(task: Any, plan: Plan) -> bool:
+    """A waiting boundary event the owner asked to drop (the target has no such event)."""
+    return task.state == TaskState.WAITING and isinstance(task.task_spec, BoundaryEvent) \
+        and task.task_spec.name in plan.drop
 
 
 def _timer_names(spec: Any) -> set[str]:
@@ -291,11 +312,13 @@ def _move(engine: Engine, plan: Plan, instance_id: str, source: Version, target:
           actor: str) -> Advance:
     rearmed: list[str] = []
     armed: list[str] = []
+    dropped: list[str] = []
 
     def load(conn: Connection, row_version: int) -> Live:
         live = rows.load(conn, instance_id, engine.deployments)  # never the cached one: changed
         if live.version.id != source.id:
             raise _MovedMeanwhile(f"someone else moved it to v{live.version.number} meanwhile")
+        dropped.extend(_drop(live.workflow, plan))
         workflow = _rewritten(live.workflow, plan, target)
         for deadline in live.deadlines:
             deadline.element_id = plan.maps(deadline.element_id)
@@ -308,7 +331,9 @@ def _move(engine: Engine, plan: Plan, instance_id: str, source: Version, target:
     def action(runner: Runner, conn: Connection) -> Advance:
         step = Step(runner.now, actor, "migrated", None, None, changes={
             "from_version": plan.source, "to_version": plan.target,
-            "instructions": dict(plan.mapping), "rearmed": sorted(plan.rearm)})
+            "instructions": dict(plan.mapping), "rearmed": sorted(plan.rearm),
+            **({"dropped": sorted(plan.drop)} if plan.drop else {})})
+        _close_dropped(runner, dropped)
         advance = runner.migrated(step)
         changed = _new_dues(runner, rearmed)  # the tasks they run on are due then too
         _record_armed(runner, armed)
@@ -402,6 +427,29 @@ def _insert_split(flow: Any, task: Any, split_spec: Any) -> Any:
     split._children = [task.id]
     task._parent = split.id
     return split
+
+
+def _drop(workflow: Any, plan: Plan) -> list[str]:
+    """Cancel the waiting boundary events the owner dropped (the target has none such), as
+    Camunda 7 removes the event of a boundary event no instruction maps. Their task ids."""
+    dropped = []
+    for task in list(all_tasks(workflow)):
+        if _dropped(task, plan):
+            task._set_state(TaskState.CANCELLED)
+            workflow.event_manager.remove_task(task)
+            dropped.append(str(task.id))
+    return dropped
+
+
+def _close_dropped(runner: Runner, dropped: list[str]) -> None:
+    """A dropped deadline is closed, cancelled at the move, and the history says so."""
+    for deadline in runner.live.deadlines:
+        if deadline.timer_task_id in dropped and deadline.open:
+            deadline.cancelled_at = runner.now
+            deadline.changed = True
+            runner.steps.append(Step(runner.now, runner.actor, "deadline_dropped",
+                                     deadline.element_id, deadline.name,
+                                     changes={"due": deadline.due.isoformat()}))
 
 
 def _record_armed(runner: Runner, armed: list[str]) -> None:

@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
     move.add_argument("--rearm", action="append", default=[], metavar="TIMER",
                       help="arm this deadline timer of version M again under its rules "
                            "(default: timers keep their due instants)")
+    move.add_argument("--drop", action="append", default=[], metavar="EVENT",
+                      help="a boundary event of version N (a deadline) that version M no "
+                           "longer has: cancel it at the move (default: refused)")
     move.add_argument("--dry-run", action="store_true", help="check the plan, move nothing")
     move.add_argument("--by", default="operator", metavar="NAME", help="who moves them (audit)")
     add_processes(move)
@@ -100,7 +103,8 @@ def migrate_command(args: argparse.Namespace) -> int:
         if not sep or not old.strip() or not new.strip():
             raise CommandError(f"--map {item!r}: write OLD_ELEMENT=NEW_ELEMENT", code=2)
         mapping[old.strip()] = new.strip()
-    plan = migration.Plan(process, args.from_version, args.to, mapping, frozenset(args.rearm))
+    plan = migration.Plan(process, args.from_version, args.to, mapping, frozenset(args.rearm),
+                          frozenset(args.drop))
     try:
         report = migration.migrate(engine, plan, args.instance, args.by, dry_run=args.dry_run)
     except migration.PlanError as err:

@@ -168,7 +168,8 @@ def show_command(args: argparse.Namespace) -> int:
             moved = h["changes"]
             what = f"v{moved['from_version']} -> v{moved['to_version']}" + "".join(
                 f" {old}={new}" for old, new in sorted(moved.get("instructions", {}).items())) \
-                + "".join(f" rearm {t}" for t in moved.get("rearmed", []))
+                + "".join(f" rearm {t}" for t in moved.get("rearmed", [])) \
+                + "".join(f" drop {t}" for t in moved.get("dropped", []))
         print(f"  {local(h['at'], zone)}  {h['actor']:10s} {h['action']:18s} {what}")
     return 0
 

@@ -316,3 +316,56 @@ def test_staged_timers_keep_their_due_instants_unless_re_armed(
     # Dec, as v1 counted its 5 to Tue 8 Dec) = Fri 4 Dec 16:45
     assert hub.deadline(kept, "stage_2_response")["due"] == at("2026-12-04T16:45:00Z")
     hub.close()
+
+
+def without_decision_deadline(tree: etree._ElementTree) -> None:
+    """v2 has no `decision` deadline on sub_decide (the boundary event and its breach path)."""
+    for element_id in ("decision_due", "decision_breach", "decision_breach_end",
+                       "decision_due_to_decision_breach",
+                       "decision_breach_to_decision_breach_end"):
+        node = element(tree, element_id)
+        parent = node.getparent()
+        assert parent is not None
+        parent.remove(node)
+    for node in list(tree.iter()):  # its lane references and drawing
+        if node.text in ("decision_due", "decision_breach", "decision_breach_end") \
+                or (node.get("bpmnElement") or "").startswith("decision_"):
+            parent = node.getparent()
+            if parent is not None:
+                parent.remove(node)
+
+
+def test_a_deadline_the_new_version_removes_is_refused_unless_dropped(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_on_copy(database_url, tmp_path)
+    contact = hub.contact(received_at=hub.now())
+    due = hub.deadline(contact, "decision")["due"]
+    deploy_edited(hub, folder, {"first_response.bpmn": without_decision_deadline})
+    with pytest.raises(migration.PlanError) as refused:
+        migration.migrate(hub.engine, migration.Plan("first_response", 1, 2))
+    assert refused.value.problems == [
+        f'instance {contact} is at decision_due "Decision due (1 working day)", which the '
+        "target version does not have: give an instruction decision_due=TARGET_ELEMENT, or "
+        "--drop decision_due to cancel it at the move"]
+    with pytest.raises(migration.PlanError, match="verify is not a boundary event"):
+        migration.migrate(hub.engine, migration.Plan("first_response", 1, 2,
+                                                     drop=frozenset({"verify"})))
+    hub.advance(to="2026-11-23T11:00:00Z")
+    migration.migrate(hub.engine, migration.Plan("first_response", 1, 2,
+                                                 drop=frozenset({"decision_due"})), actor="ops")
+    deadline = hub.deadline(contact, "decision")
+    assert (deadline["cancelled"], deadline["met"], deadline["done_at"]) == (True, None, None)
+    assert hub.task(contact, "verify")["due"] is None
+    view = hub.view(contact)
+    [step] = [h for h in view["history"] if h["action"] == "deadline_dropped"]
+    assert (step["actor"], step["element_id"], step["changes"]) == (
+        "ops", "decision_due", {"due": due.isoformat()})
+    [moved] = [h for h in view["history"] if h["action"] == "migrated"]
+    assert moved["changes"]["dropped"] == ["decision_due"]
+    hub.advance(through=due)  # nothing fires: the deadline is gone with v1
+    assert hub.deadline(contact, "decision")["breached_at"] is None
+    hub.complete(contact, "verify", accepted=True)
+    hub.complete(contact, "brag", rag="AMBER", threshold_level=3, consent_decision="confirmed")
+    assert list(open_tasks(hub, contact)) == ["open_contact_task"]
+    assert hub.view(contact)["version"] == 2
+    hub.close()
