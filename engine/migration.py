@@ -78,11 +78,17 @@ class Unmapped:
     element_id: str
     element_name: str | None
     boundary: bool = False  # a boundary event: it may be dropped instead
+    elsewhere: str | None = None  # the target has it, in another (sub-)process: this one
 
     def __str__(self) -> str:
         name = f' "{self.element_name}"' if self.element_name else ""
-        return (f"instance {self.instance_id} is at {self.element_id}{name}, which the target "
-                f"version does not have: give an instruction {self.element_id}=TARGET_ELEMENT"
+        where = f"instance {self.instance_id} is at {self.element_id}{name}, which the target"
+        if self.elsewhere is not None:
+            return (f"{where} version has only inside {self.elsewhere}: work does not move into "
+                    "or out of a sub-process or called process; give an instruction to an "
+                    "element beside it, or let it finish first")
+        return (f"{where} version does not have: give an instruction "
+                f"{self.element_id}=TARGET_ELEMENT"
                 + (f", or --drop {self.element_id} to cancel it at the move"
                    if self.boundary else ""))
 
@@ -256,10 +262,11 @@ def _check_instance(engine: Engine, plan: Plan, instance_id: str, source: Versio
         live = rows.load(conn, instance_id, engine.deployments)
     problems: list[str] = []
     waits_at: set[str] = set()
+    unmapped: set[str] = set()
     for flow, specs in _flows(live.workflow, plan, target):
         active = [t for t in flow.tasks.values() if t.state & ACTIVE]
         if specs is None:
-            if active:
+            if active and flow.spec.name not in unmapped:  # (listed already if so)
                 problems.append(
                     f"instance {instance_id} is inside {flow.spec.name}, which {plan.process_id} "
                     f"v{plan.target} does not run: give an instruction "
@@ -271,12 +278,22 @@ def _check_instance(engine: Engine, plan: Plan, instance_id: str, source: Versio
                 continue
             if name not in specs:
                 element = task.task_spec.name.partition(".")[0]
+                unmapped.add(element)
                 problems.append(str(Unmapped(instance_id, element,
                                              getattr(task.task_spec, "bpmn_name", None),
-                                             isinstance(task.task_spec, BoundaryEvent))))
+                                             isinstance(task.task_spec, BoundaryEvent),
+                                             _inside(target, name))))
             elif task.state == TaskState.WAITING:
                 waits_at |= {n for n in _timer_names(specs[name])}
     return problems, waits_at
+
+
+def _inside(version: Version, name: str) -> str | None:
+    """The process, sub-process or called process of the version that has this element."""
+    if name in version.spec.task_specs:
+        return version.process_id
+    return next((sub_name for sub_name, sub in version.subprocess_specs.items()
+                 if name in sub.task_specs), None)
 
 
 def _dropped(task: Any, plan: Plan) -> bool:

@@ -369,3 +369,35 @@ def test_a_deadline_the_new_version_removes_is_refused_unless_dropped(
     assert list(open_tasks(hub, contact)) == ["open_contact_task"]
     assert hub.view(contact)["version"] == 2
     hub.close()
+
+
+def test_an_embedded_sub_process_given_a_new_id_moves_when_mapped_but_work_stays_inside_it(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_on_copy(database_url, tmp_path)
+    contact = hub.contact(received_at=hub.now())
+    due = hub.deadline(contact, "decision")["due"]
+    deploy_edited(hub, folder, {"first_response.bpmn": new_id("sub_decide", "stages_1_2")})
+    with pytest.raises(migration.PlanError) as refused:
+        migration.migrate(hub.engine, migration.Plan("first_response", 1, 2))
+    assert refused.value.problems == [  # one line: the work inside follows the sub-process
+        f'instance {contact} is at sub_decide "Stages 1–2: decide what happens to the contact",'
+        " which the target version does not have: give an instruction "
+        "sub_decide=TARGET_ELEMENT"]
+    with pytest.raises(migration.PlanError) as refused:  # out of the sub-process: no
+        migration.migrate(hub.engine, migration.Plan("first_response", 1, 2, {
+            "sub_decide": "stages_1_2", "verify": "open_contact_task"}))
+    assert refused.value.problems == [
+        f'instance {contact} is at verify "Verification and research: history and previous '
+        'involvement", which the target version has only inside first_response: work does not '
+        "move into or out of a sub-process or called process; give an instruction to an "
+        "element beside it, or let it finish first"]
+    migration.migrate(hub.engine, migration.Plan("first_response", 1, 2,
+                                                 {"sub_decide": "stages_1_2"}))
+    assert hub.deadline(contact, "decision")["due"] == due
+    hub.complete(contact, "verify", accepted=True)
+    hub.complete(contact, "brag", rag="AMBER", threshold_level=3, consent_decision="confirmed")
+    assert list(open_tasks(hub, contact)) == ["open_contact_task"]
+    view = hub.view(contact)
+    assert view["path"][-2:] == ["stages_1_2", "route_gw"]
+    assert hub.deadline(contact, "decision")["met"] is True
+    hub.close()
