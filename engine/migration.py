@@ -20,6 +20,7 @@ target no longer has is kept there under a placeholder, never asked for again.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
@@ -67,9 +69,15 @@ class Plan:
 
     def maps(self, name: str) -> str:
         """A task spec's name in the target: `review_task` and the specs SpiffWorkflow makes
-        around it (`review_task.BoundaryEventSplit`) follow its instruction."""
-        base, dot, rest = name.partition(".")
-        return self.mapping[base] + dot + rest if base in self.mapping else name
+        around it (`review_task.BoundaryEventSplit`, `rate_ppns [child]`) follow its
+        instruction."""
+        base = element_of(name)
+        return self.mapping[base] + name[len(base):] if base in self.mapping else name
+
+
+def element_of(name: str) -> str:
+    """The BPMN element a task spec stands for (element ids have no dot or space)."""
+    return re.split(r"[. ]", name, maxsplit=1)[0]
 
 
 @dataclass(frozen=True)
@@ -277,7 +285,7 @@ def _check_instance(engine: Engine, plan: Plan, instance_id: str, source: Versio
             if _dropped(task, plan):
                 continue
             if name not in specs:
-                element = task.task_spec.name.partition(".")[0]
+                element = element_of(task.task_spec.name)
                 unmapped.add(element)
                 problems.append(str(Unmapped(instance_id, element,
                                              getattr(task.task_spec, "bpmn_name", None),
@@ -389,6 +397,8 @@ def _rewritten(workflow: Any, plan: Plan, target: Version) -> Any:
         for task in list(flow.tasks.values()):
             if task.id not in flow.tasks or not task.state & ACTIVE:
                 continue
+            if isinstance(task.task_spec, LoopTask):
+                _hear_instances(task)
             if task.state == TaskState.ERROR:  # the failed step runs (or waits) again there
                 unfail(task)
             for child in list(task.children):  # what it predicted of the source's flows
@@ -400,6 +410,16 @@ def _rewritten(workflow: Any, plan: Plan, target: Version) -> Any:
                     and task.state & PREDICTED:
                 flow._remove_task(task.id)
     return moved
+
+
+def _hear_instances(task: Any) -> None:
+    """A multi-instance (or looping) activity under way hears its instances complete through their spec,
+    which SpiffWorkflow wires only when it creates one: the target's spec has created none
+    for this instance, and without it the activity would wait for ever once they are done."""
+    spec = task.task_spec
+    child_spec = task.workflow.spec.task_specs[spec.task_spec]
+    if not child_spec.completed_event.is_connected(spec.merge_child):
+        child_spec.completed_event.connect(spec.merge_child)
 
 
 def _arm_new_boundary_events(workflow: Any) -> list[str]:

@@ -401,3 +401,41 @@ def test_an_embedded_sub_process_given_a_new_id_moves_when_mapped_but_work_stays
     assert view["path"][-2:] == ["stages_1_2", "route_gw"]
     assert hub.deadline(contact, "decision")["met"] is True
     hub.close()
+
+
+def test_a_ppn_meeting_rating_in_its_multi_instance_sub_process_moves_and_still_ends(
+        database_url: str, tmp_path: Path) -> None:
+    from tests.pathways.test_ppn_meeting import meeting_at, ppn
+
+    hub, folder = hub_on_copy(database_url, tmp_path, start="2026-11-27T09:00:00+00:00")
+    rated = [ppn(hub, "2026-11-27T15:00:00Z"), ppn(hub, "2026-11-27T15:30:00Z")]
+    hub.advance(through="2026-11-30T10:00:00Z")
+    meeting = meeting_at(hub, "2026-11-30T10:00:00Z")
+    hub.complete(meeting, "hold_meeting", attendees="DC Sam Reed; MASH Team Manager")
+    later = ppn(hub, "2026-11-30T10:30:00Z")  # waits at await_ppn_meeting, in sub_decide
+    deploy_edited(hub, folder, {
+        "ppn_meeting.bpmn": both(new_id("rate_ppns", "rate_each_ppn"),
+                                 renamed("rate_ppn", "Rate the PPN (v2)")),
+        "first_response.bpmn": renamed("take_rating", "Take the meeting's rating (v2)")})
+    migration.migrate(hub.engine, migration.Plan("ppn_meeting", 1, 2,
+                                                 {"rate_ppns": "rate_each_ppn"}))
+    migration.migrate(hub.engine, migration.Plan("first_response", 1, 2))
+    tasks = [t for t in hub.tasks(meeting) if t["element_id"] == "rate_ppn"]
+    assert [t["name"] for t in tasks] == ["Rate the PPN (v2)"] * 2
+    for task in tasks:
+        hub.engine.complete(task["id"], {"rag": "RED", "threshold_level": 4}, "tester")
+    view = hub.view(meeting)  # the multi-instance activity ends when its instances have
+    assert (view["state"], view["version"]) == ("completed", 2)
+    assert view["path"][-2:] == ["rate_each_ppn", "meeting_done_end"]
+    for contact in rated:
+        assert (hub.view(contact)["version"], hub.view(contact)["rag"]) == (2, "RED")
+        assert list(open_tasks(hub, contact)) == ["open_contact_task"]
+    hub.advance(through="2026-12-01T10:00:00Z")  # the next meeting lists the one still waiting
+    nxt = meeting_at(hub, "2026-12-01T10:00:00Z")
+    hub.complete(nxt, "hold_meeting", attendees="DC Sam Reed")
+    [task] = [t for t in hub.tasks(nxt) if t["element_id"] == "rate_ppn"]
+    assert hub.engine.task_data(task["id"])["ppn"]["instance_id"] == later
+    hub.engine.complete(task["id"], {"rag": "AMBER", "threshold_level": 3}, "tester")
+    assert (hub.view(later)["version"], hub.view(later)["rag"]) == (2, "AMBER")
+    assert list(open_tasks(hub, later)) == ["open_contact_task"]
+    hub.close()
