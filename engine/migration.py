@@ -358,10 +358,12 @@ def _move(engine: Engine, plan: Plan, instance_id: str, source: Version, target:
             "from_version": plan.source, "to_version": plan.target,
             "instructions": dict(plan.mapping), "rearmed": sorted(plan.rearm),
             **({"dropped": sorted(plan.drop)} if plan.drop else {})})
-        _close_dropped(runner, dropped)
+        closed = _close_dropped(runner, dropped)  # before the run: tasks are due without them
         advance = runner.migrated(step)
-        changed = _new_dues(runner, rearmed)  # the tasks they run on are due then too
-        _record_armed(runner, armed)
+        for each in closed:
+            _after(runner, step, each)
+        changed = _new_dues(runner, rearmed, step)  # the tasks they run on are due then too
+        _record_armed(runner, armed, step)
         if changed:
             advance.open_tasks = runner.open_tasks()
         return advance
@@ -478,25 +480,38 @@ def _drop(workflow: Any, plan: Plan) -> list[str]:
     return dropped
 
 
-def _close_dropped(runner: Runner, dropped: list[str]) -> None:
-    """A dropped deadline is closed, cancelled at the move, and the history says so."""
+def _close_dropped(runner: Runner, dropped: list[str]) -> list[Step]:
+    """A dropped deadline is closed, cancelled at the move; the history steps that say so."""
+    steps = []
     for deadline in runner.live.deadlines:
         if deadline.timer_task_id in dropped and deadline.open:
             deadline.cancelled_at = runner.now
             deadline.changed = True
-            runner.steps.append(Step(runner.now, runner.actor, "deadline_dropped",
-                                     deadline.element_id, deadline.name,
-                                     changes={"due": deadline.due.isoformat()}))
+            steps.append(Step(runner.now, runner.actor, "deadline_dropped", deadline.element_id,
+                              deadline.name, changes={"due": deadline.due.isoformat()}))
+    return steps
 
 
-def _record_armed(runner: Runner, armed: list[str]) -> None:
-    """History names each deadline the move armed, and when it is due."""
+def _record_armed(runner: Runner, armed: list[str], moved: Step) -> None:
+    """History names each deadline the move armed, and when it is due, next to the move
+    (before a breach the move's own run found)."""
     for deadline in runner.live.deadlines:
         if deadline.timer_task_id in armed:
-            runner.steps.append(Step(runner.now, runner.actor, "deadline_armed",
-                                     deadline.element_id, deadline.name,
-                                     changes={"due": deadline.due.isoformat(),
-                                              "started_at": deadline.started_at.isoformat()}))
+            _after(runner, moved, Step(runner.now, runner.actor, "deadline_armed",
+                                       deadline.element_id, deadline.name,
+                                       changes={"due": deadline.due.isoformat(),
+                                                "started_at": deadline.started_at.isoformat()}))
+
+
+def _after(runner: Runner, moved: Step, step: Step) -> None:
+    """Put the step in the history just after the move's (and those put there before it)."""
+    at = runner.steps.index(moved) + 1
+    while at < len(runner.steps) and runner.steps[at].action in _SET_BY_THE_MOVE:
+        at += 1
+    runner.steps.insert(at, step)
+
+
+_SET_BY_THE_MOVE = {"deadline_armed", "deadline_rearmed", "deadline_dropped"}
 
 
 def _rearm(workflow: Any, plan: Plan) -> list[str]:
@@ -511,7 +526,7 @@ def _rearm(workflow: Any, plan: Plan) -> list[str]:
     return rearmed
 
 
-def _new_dues(runner: Runner, rearmed: list[str]) -> bool:
+def _new_dues(runner: Runner, rearmed: list[str], moved: Step) -> bool:
     """A re-armed deadline is due when the target's rules say, from now (or its `since`)."""
     changed = False
     for deadline in runner.live.deadlines:
@@ -524,9 +539,9 @@ def _new_dues(runner: Runner, rearmed: list[str]) -> bool:
         if value is not None:
             deadline.due = instant(value)
             deadline.changed = True
-            runner.steps.append(Step(runner.now, runner.actor, "deadline_rearmed",
-                                     deadline.element_id, deadline.name,
-                                     changes={"due": deadline.due.isoformat()}))
+            _after(runner, moved, Step(runner.now, runner.actor, "deadline_rearmed",
+                                       deadline.element_id, deadline.name,
+                                       changes={"due": deadline.due.isoformat()}))
             changed = True
     return changed
 

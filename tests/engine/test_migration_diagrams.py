@@ -214,10 +214,15 @@ VERIFY_LATE_FLOW = f"""<bpmn:sequenceFlow xmlns:bpmn="{BPMN}" id="verify_due_to_
   sourceRef="verify_due" targetRef="verify_late_end" />"""
 
 
-def verification_deadline(tree: etree._ElementTree) -> None:
-    """A deadline on `verify` (inside sub_decide): 2 working hours."""
+def verification_deadline(tree: etree._ElementTree, rule: str = "working_hours(2)",
+                          since: str | None = None) -> None:
+    """A deadline on `verify` (inside sub_decide): 2 working hours, or as `rule` says."""
     sub = element(tree, "sub_decide")
-    for text in (VERIFY_DUE, VERIFY_LATE, VERIFY_LATE_FLOW):
+    event = VERIFY_DUE.replace("working_hours(2)", rule)
+    if since is not None:
+        event = event.replace('value="verification" />', f'value="verification" />'
+                              f'<camunda:property name="since" value="{since}" />')
+    for text in (event, VERIFY_LATE, VERIFY_LATE_FLOW):
         sub.append(etree.fromstring(text))
     for ref in list(tree.iter(f"{{{BPMN}}}flowNodeRef")):  # they stand in verify's lane
         lane = ref.getparent()
@@ -438,4 +443,26 @@ def test_a_ppn_meeting_rating_in_its_multi_instance_sub_process_moves_and_still_
     hub.engine.complete(task["id"], {"rag": "AMBER", "threshold_level": 3}, "tester")
     assert (hub.view(later)["version"], hub.view(later)["rag"]) == (2, "AMBER")
     assert list(open_tasks(hub, later)) == ["open_contact_task"]
+    hub.close()
+
+
+def test_a_deadline_added_that_counts_from_receipt_and_is_past_is_breached_at_the_move(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_on_copy(database_url, tmp_path)
+    contact = hub.contact(received_at=hub.now())  # 10:00
+    hub.advance(to="2026-11-23T14:00:00Z")
+    deploy_edited(hub, folder, {"first_response.bpmn": lambda tree: verification_deadline(
+        tree, "working_hours(1, since=received_at)", since="received_at")})
+    [moved] = migration.migrate(hub.engine, migration.Plan("first_response", 1, 2)).moved
+    assert moved.state == "waiting"
+    deadline = hub.deadline(contact, "verification")
+    assert (deadline["started_at"], deadline["due"], deadline["breached_at"], deadline["met"]) \
+        == (at("2026-11-23T10:00:00Z"), at("2026-11-23T11:00:00Z"),
+            at("2026-11-23T14:00:00Z"), False)
+    history = hub.view(contact)["history"]
+    start = [h["action"] for h in history].index("migrated")
+    assert [(h["action"], h["element_id"]) for h in history[start:start + 4]] == [
+        ("migrated", None), ("deadline_armed", "verify_due"), ("completed", "verify_due"),
+        ("deadline_breached", "verify_due")]
+    assert list(open_tasks(hub, contact)) == ["verify"]  # the work carries on
     hub.close()
