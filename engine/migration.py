@@ -268,10 +268,15 @@ def _check_instance(engine: Engine, plan: Plan, instance_id: str, source: Versio
     run), and the target timers it waits at."""
     with engine.store.reading() as conn:
         live = rows.load(conn, instance_id, engine.deployments)
+    return _fits(live.workflow, plan, instance_id, target)
+
+
+def _fits(workflow: Any, plan: Plan, instance_id: str,
+          target: Version) -> tuple[list[str], set[str]]:
     problems: list[str] = []
     waits_at: set[str] = set()
     unmapped: set[str] = set()
-    for flow, specs in _flows(live.workflow, plan, target):
+    for flow, specs in _flows(workflow, plan, target):
         active = [t for t in flow.tasks.values() if t.state & ACTIVE]
         if specs is None:
             if active and flow.spec.name not in unmapped:  # (listed already if so)
@@ -343,6 +348,9 @@ def _move(engine: Engine, plan: Plan, instance_id: str, source: Version, target:
         live = rows.load(conn, instance_id, engine.deployments)  # never the cached one: changed
         if live.version.id != source.id:
             raise _MovedMeanwhile(f"someone else moved it to v{live.version.number} meanwhile")
+        changed, _ = _fits(live.workflow, plan, instance_id, target)
+        if changed:  # it went on since the plan was checked, to where the plan does not fit
+            raise _MovedMeanwhile("it changed since the plan was checked: " + "; ".join(changed))
         dropped.extend(_drop(live.workflow, plan))
         workflow = _rewritten(live.workflow, plan, target)
         for deadline in live.deadlines:

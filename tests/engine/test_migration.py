@@ -393,3 +393,20 @@ def test_a_migration_killed_midway_leaves_each_instance_wholly_on_one_version(
         view = hub.view(instance)
         assert (view["version"], view["state"], view["outcome"]) == (2, "completed", "approved")
     hub.close()
+
+
+def test_an_instance_that_went_on_since_the_check_is_checked_again_as_it_moves(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, folder = hub_with(database_url, tmp_path, REVIEW)
+    instance = hub.start("review", {})
+    (folder / "review.bpmn").write_text(RENAMED)
+    hub.engine.deploy()
+    # As if the instance had reached review_task after the plan was checked against it.
+    monkeypatch.setattr(migration, "_check_instance", lambda *args: ([], set()))
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2), [instance])
+    assert report.moved == [] and report.refused == [
+        f"instance {instance} was not moved: it changed since the plan was checked: instance "
+        f'{instance} is at review_task "Review the request", which the target version does '
+        "not have: give an instruction review_task=TARGET_ELEMENT"]
+    assert hub.view(instance)["version"] == 1 and hub.task(instance, "review_task")
+    hub.close()
