@@ -30,7 +30,6 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
@@ -407,8 +406,6 @@ def _rewritten(workflow: Any, plan: Plan, target: Version) -> Any:
         for task in list(flow.tasks.values()):
             if task.id not in flow.tasks or not task.state & ACTIVE:
                 continue
-            if isinstance(task.task_spec, LoopTask):
-                _hear_instances(task)
             if task.state == TaskState.ERROR:  # the failed step runs (or waits) again there
                 unfail(task)
             for child in list(task.children):  # what it predicted of the source's flows
@@ -420,16 +417,6 @@ def _rewritten(workflow: Any, plan: Plan, target: Version) -> Any:
                     and task.state & PREDICTED:
                 flow._remove_task(task.id)
     return moved
-
-
-def _hear_instances(task: Any) -> None:
-    """A multi-instance (or looping) activity under way hears its instances complete through their spec,
-    which SpiffWorkflow wires only when it creates one: the target's spec has created none
-    for this instance, and without it the activity would wait for ever once they are done."""
-    spec = task.task_spec
-    child_spec = task.workflow.spec.task_specs[spec.task_spec]
-    if not child_spec.completed_event.is_connected(spec.merge_child):
-        child_spec.completed_event.connect(spec.merge_child)
 
 
 def _arm_new_boundary_events(workflow: Any) -> list[str]:
