@@ -23,13 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.engine import Connection
 
+from . import rows
 from .bpmn import state as workflow_state
 from .bpmn.specs import instant
 from .runtime import Advance, Live, Runner, Step, Version, all_tasks, unfail
@@ -191,9 +191,7 @@ def unmapped_elements(engine: Engine, plan: Plan, instance_id: str, source: Vers
     """The waiting tasks, timers and failed steps of the instance the target has no element
     for (after the plan's instructions)."""
     with engine.store.reading() as conn:
-        stored = conn.execute(sa.select(instances.c.workflow)
-                              .where(instances.c.id == instance_id)).scalar_one()
-    dct = orjson.loads(stored)
+        dct = rows.state_document(conn, instance_id)
     missing = []
     for workflow, specs in _workflows(dct, target):
         for task in workflow["tasks"].values():
@@ -257,9 +255,7 @@ def _move(engine: Engine, plan: Plan, instance_id: str, source: Version, target:
 
 def _rewritten(conn: Connection, instance_id: str, plan: Plan, target: Version) -> Any:
     """The instance's stored state read on the target's specs, every element mapped."""
-    stored = conn.execute(sa.select(instances.c.workflow)
-                          .where(instances.c.id == instance_id)).scalar_one()
-    dct = orjson.loads(stored)
+    dct = rows.state_document(conn, instance_id)
     for workflow, specs in _workflows(dct, target):
         for task in workflow["tasks"].values():
             name = plan.maps(task["task_spec"])
@@ -268,8 +264,7 @@ def _rewritten(conn: Connection, instance_id: str, plan: Plan, target: Version) 
         if sub["spec"] not in target.subprocess_specs:
             raise PlanError([f"the target version does not call {sub['spec']}, which instance "
                              f"{instance_id} is in"])
-    workflow = workflow_state.load(orjson.dumps(dct, option=orjson.OPT_NON_STR_KEYS),
-                                   target.spec, target.subprocess_specs)
+    workflow = workflow_state.restore(dct, target.spec, target.subprocess_specs)
     for flow in [workflow, *workflow.subprocesses.values()]:
         for task in list(flow.tasks.values()):
             if task.id not in flow.tasks or not task.state & ACTIVE:
