@@ -198,8 +198,10 @@ class _Written:
     def __init__(self, flow: Any) -> None:
         self.flow = flow  # the object itself: a sub-process entered again is a new one
         self.fields: dict[str, Any] | None = None
-        # task id -> (key, stored form, stable, fingerprint if not stable)
-        self.tasks: dict[Any, tuple[tuple[Any, ...], dict[str, Any], bool,
+        # task id -> (key, stored form, stable, fingerprint if not stable); the stored form
+        # is kept as JSON (bytes: compared in C, written into a snapshot as they are, and
+        # not a thousand small dicts per instance for the garbage collector to walk)
+        self.tasks: dict[Any, tuple[tuple[Any, ...], bytes, bool,
                                     tuple[Any, ...] | None]] = {}
         self.sealed = False  # a completed sub-process, written once completed: never again
 
@@ -270,11 +272,11 @@ class StateWriter:
                     fingerprint = _fingerprint(task)
                 if entry[2] or (fingerprint is not None and fingerprint == entry[3]):
                     if everything:
-                        tasks[str(task_id)] = entry[1]
+                        tasks[str(task_id)] = orjson.Fragment(entry[1])
                     continue
-            converted = _task_dict(task)
+            converted = orjson.dumps(_task_dict(task), option=orjson.OPT_NON_STR_KEYS)
             if everything or entry is None or entry[1] != converted:
-                tasks[str(task_id)] = converted
+                tasks[str(task_id)] = orjson.Fragment(converted)
             if _stable(task):
                 seen[task_id] = (key_now, converted, True, None)
             else:
@@ -299,12 +301,14 @@ class StateWriter:
         """A sealed sub-process as a snapshot holds it: from what was written."""
         written = self._written[key]
         return {**(written.fields or {}),
-                "tasks": {str(i): entry[1] for i, entry in written.tasks.items()}}
+                "tasks": {str(i): orjson.Fragment(entry[1])
+                          for i, entry in written.tasks.items()}}
 
     # -- the instance -------------------------------------------------------------------
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        """The whole state (a snapshot's document), noting all of it as written."""
+        """The whole state (a snapshot's document, its tasks as `orjson.Fragment`s: JSON
+        already written), noting all of it as written."""
         dct = self._changes(workflow, None, everything=True)
         assert dct is not None
         subprocesses: dict[str, Any] = {}
