@@ -28,7 +28,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -42,6 +42,7 @@ from .deployments import Deployments
 from .directory import RoleDirectory
 from .errors import Conflict, Forbidden, FormRejected, NotFound
 from .forms import validate as validate_form
+from .group_commit import BatchFailed
 from .registry import CaseRecords, StepWrites
 from .runtime import (
     Advance,
@@ -172,12 +173,14 @@ class Engine:
             raise ValueError("about must be the id of an instance (36 characters at most)")
         if reference is not None and len(reference) > 64:
             raise ValueError("reference must be 64 characters at most")
+        def work(conn: Connection) -> tuple[Live, Advance, int, MashScriptEngine]:
+            started = self._start(conn, process_id, data, actor, instance_id, reference, about)
+            if within is not None:
+                within(conn, started[1])
+            return started
+
         with self._instance(instance_id):
-            with self.store.transaction() as conn:
-                live, advance, row_version, engine = self._start(
-                    conn, process_id, data, actor, instance_id, reference, about)
-                if within is not None:
-                    within(conn, advance)
+            live, advance, row_version, engine = self._unit(work)
             self._remember(instance_id, row_version, live)
         self._observe(instance_id, advance)
         self._after(engine)
@@ -196,11 +199,15 @@ class Engine:
         with ExitStack() as held:
             for instance_id, _, _ in starts:
                 held.enter_context(self._instance(instance_id))
-            with self.store.transaction() as conn:
-                started = [self._start(conn, process_id, data, actor, instance_id, reference,
-                                       None) for instance_id, data, reference in starts]
+
+            def work(conn: Connection) -> list[tuple[Live, Advance, int, MashScriptEngine]]:
+                done = [self._start(conn, process_id, data, actor, instance_id, reference,
+                                    None) for instance_id, data, reference in starts]
                 if within is not None:
-                    within(conn, [advance for _, advance, _, _ in started])
+                    within(conn, [advance for _, advance, _, _ in done])
+                return done
+
+            started = self._unit(work)
             for (instance_id, _, _), (live, _, row_version, _) in zip(starts, started,
                                                                        strict=True):
                 self._remember(instance_id, row_version, live)
@@ -346,21 +353,27 @@ class Engine:
                 sa.select(schedules.c.process_id).where(schedules.c.next_at <= self.clock.now()))]
         for process_id in due:
             instance_id = str(uuid.uuid4())
+            def work(conn: Connection, process_id: str = process_id, instance_id: str = instance_id
+                     ) -> tuple[Live, Advance, int, MashScriptEngine] | None:
+                query = sa.select(schedules).where(schedules.c.process_id == process_id,
+                                                   schedules.c.next_at <= self.clock.now())
+                if self.store.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                row = conn.execute(query).first()
+                if row is None:
+                    return None  # another service started it
+                found = self._start(conn, process_id, {"scheduled_at": iso_z(row.next_at)},
+                                    "schedule", instance_id, None, None)
+                conn.execute(schedules.update().where(schedules.c.process_id == process_id)
+                             .values(next_at=next_occurrence(row.expression, self.clock.now(),
+                                                             engine)))
+                return found
+
             with self._instance(instance_id):
-                with self.store.transaction() as conn:
-                    query = sa.select(schedules).where(schedules.c.process_id == process_id,
-                                                       schedules.c.next_at <= self.clock.now())
-                    if self.store.dialect == "postgresql":
-                        query = query.with_for_update(skip_locked=True)
-                    row = conn.execute(query).first()
-                    if row is None:
-                        continue  # another service started it
-                    live, advance, row_version, started_engine = self._start(
-                        conn, process_id, {"scheduled_at": iso_z(row.next_at)}, "schedule",
-                        instance_id, None, None)
-                    conn.execute(schedules.update().where(schedules.c.process_id == process_id)
-                                 .values(next_at=next_occurrence(row.expression, self.clock.now(),
-                                                                 engine)))
+                found = self._unit(work)
+                if found is None:
+                    continue
+                live, advance, row_version, started_engine = found
                 self._remember(instance_id, row_version, live)
             self._observe(instance_id, advance)
             self._after(started_engine)
@@ -441,34 +454,56 @@ class Engine:
         retry is due by then (another service may have fired it first); None when not.
         `load`: how to read the instance (a migration reads it on another version)."""
         self.refresh()
+
+        def work(conn: Connection) -> tuple[Live, Advance, int, MashScriptEngine] | None:
+            found = self._lock.fetch_one(conn, {"b_id": instance_id,
+                                                "b_now": due_only or self.clock.now()})
+            if found is None:
+                raise NotFound(f"instance {instance_id}")
+            row_version, attempts, due, state = found
+            if due_only is not None and not due:
+                return None  # another service fired it first
+            live = load(conn, row_version) if load is not None \
+                else self._live(conn, instance_id, row_version)
+            engine = self._script_engine(conn, instance_id, live.version)
+            advance = action(Runner(live, engine, actor), conn)
+            since = rows.incident_since(conn, instance_id) if state == "incident" else None
+            row_version = rows.persist(conn, live, advance, row_version, actor,
+                                       self.clock.now(), self._task_owner,
+                                       attempts=attempts, incident_since=since)
+            if within is not None:
+                within(conn, advance)
+            return live, advance, row_version, engine
+
         with self._instance(instance_id):
             try:
-                with self.store.transaction() as conn:
-                    found = self._lock.fetch_one(conn, {"b_id": instance_id,
-                                                        "b_now": due_only or self.clock.now()})
-                    if found is None:
-                        raise NotFound(f"instance {instance_id}")
-                    row_version, attempts, due, state = found
-                    if due_only is not None and not due:
-                        return None  # another service fired it first
-                    live = load(conn, row_version) if load is not None \
-                        else self._live(conn, instance_id, row_version)
-                    engine = self._script_engine(conn, instance_id, live.version)
-                    advance = action(Runner(live, engine, actor), conn)
-                    since = rows.incident_since(conn, instance_id) \
-                        if state == "incident" else None
-                    row_version = rows.persist(conn, live, advance, row_version, actor,
-                                               self.clock.now(), self._task_owner,
-                                               attempts=attempts, incident_since=since)
-                    if within is not None:
-                        within(conn, advance)
+                done = self._unit(work, lambda: self._forget(instance_id))
             except BaseException:
                 self._forget(instance_id)
                 raise
+            if done is None:
+                return None
+            live, advance, row_version, engine = done
             self._remember(instance_id, row_version, live)
         self._observe(instance_id, advance)
         self._after(engine)
         return advance
+
+    def _unit(self, work: Callable[[Connection], _T],
+              forget: Callable[[], None] | None = None) -> _T:
+        """`work` in one transaction. On SQLite it may share its commit with commands that
+        arrived together (engine/group_commit.py); if that commit fails, nothing of the batch
+        was kept and `work` runs again in a transaction of its own, from what is stored
+        (`forget`: drop what the first run left in memory), so a command that cannot commit
+        fails alone and the others go through."""
+        try:
+            with self.store.transaction() as conn:
+                return work(conn)
+        except BatchFailed:
+            if forget is not None:
+                forget()
+            with self.store.transaction(alone=True) as conn:
+                return work(conn)
 
     # -- instances in memory --------------------------------------------------------------
 
@@ -513,6 +548,7 @@ class Engine:
         return steps.script_engine(conn, instance_id, version, self.clock, self.calendar,
                                    self.directory, self._functions, self._case_records)
 
+_T = TypeVar("_T")
 _b = sa.bindparam
 _LOCK = sa.select(
     instances.c.row_version, instances.c.attempts,

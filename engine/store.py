@@ -8,7 +8,6 @@ open tasks, deadlines, history and outbox commit together or not at all.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
+
+from .group_commit import GroupCommit
 
 SCHEMA_VERSION = 1
 
@@ -408,10 +409,12 @@ class Store:
         self.url = url
         self.engine = make_engine(url, synchronous)
         self.dialect = self.engine.dialect.name
-        # SQLite has one writer at a time; threads of this process queue for it here, in
-        # order, rather than in SQLite's busy handler, which backs off in sleeps of up to
-        # 100 ms. (Other processes on the same file still wait in the busy handler.)
-        self._writer = threading.Lock() if self.dialect == "sqlite" else None
+        # SQLite has one writer at a time: threads of this process queue for it in
+        # engine/group_commit.py, and those that arrive together share a commit (one fsync).
+        # (Other processes on the same file wait in SQLite's busy handler.) PostgreSQL runs
+        # each unit of work in its own transaction: its writers run side by side, and it
+        # groups their commits' log flushes itself.
+        self.group = GroupCommit(self.engine) if self.dialect == "sqlite" else None
 
     def create(self) -> list[str]:
         """Create the tables, columns and indexes that are missing (a new SQLite file needs
@@ -422,12 +425,16 @@ class Store:
         return upgrade(self.engine, metadata, meta, SCHEMA_VERSION)
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        if self._writer is None:
+    def transaction(self, alone: bool = False) -> Iterator[Connection]:
+        """One unit of work, committed when this returns (or rolled back, raising).
+        On SQLite it may share its commit with others that arrived together; if that
+        commit fails it raises group_commit.BatchFailed, and the work can be run again
+        `alone`."""
+        if self.group is None:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._writer, self.engine.begin() as conn:
+        with self.group.transaction(alone) as conn:
             yield conn
 
     @contextmanager
