@@ -151,10 +151,9 @@ def test_a_batch_whose_commit_fails_runs_each_command_again_on_its_own(tmp_path:
 def test_alone_a_failed_commit_is_the_error_itself(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'mash.sqlite'}")
     store.create()
-    with pytest.raises(IntegrityError):
-        with store.transaction(alone=True) as conn:
-            conn.execute(instance_deltas.insert().values(instance_id="none", seq=1, state=b"{}"))
-    with pytest.raises(BatchFailed):  # in a batch (here of one) it is BatchFailed
-        with store.transaction() as conn:
-            conn.execute(instance_deltas.insert().values(instance_id="none", seq=1, state=b"{}"))
+    bad = instance_deltas.insert().values(instance_id="none", seq=1, state=b"{}")
+    with pytest.raises(IntegrityError), store.transaction(alone=True) as conn:
+        conn.execute(bad)
+    with pytest.raises(BatchFailed), store.transaction() as conn:  # in a batch (here of one)
+        conn.execute(bad)
     store.dispose()
