@@ -5,12 +5,14 @@ SQLite has one writer, and with `synchronous=FULL` each commit waits for the dis
 long as a command takes to run). Threads queue for the writer here; whoever holds it runs
 its command in the transaction that is open (opening one if none is; each command after
 the first in a SAVEPOINT), and commits it only when nobody else is queued (or the batch is
-full). The others of the batch
-wait for that commit: `transaction()` returns, and the caller answers "accepted", only once
-its work is on disk. A command that fails while running rolls back its savepoint alone; the
-batch goes on. If the COMMIT itself fails (a disk error, a deferred constraint), every
-command of the batch hears `BatchFailed`, nothing of it is kept, and each can be run again
-on its own (engine/service.py does), so one bad command does not take the others with it.
+full). The others of the batch wait for that commit: `transaction()` returns, and the
+caller answers "accepted", only once its work is on disk.
+
+A command that fails while running rolls back its savepoint alone, and the batch so far is
+committed before the failure reaches its caller (who may read to handle it). If the COMMIT
+itself fails (a disk error, a deferred constraint), every command of the batch hears
+`BatchFailed`, nothing of it is kept, and each can be run again on its own
+(engine/service.py does), so one bad command does not take the others with it.
 
 One client alone commits at the end of each command, as before: batching costs it nothing.
 """
@@ -64,6 +66,7 @@ class GroupCommit:
         with self._counting:
             self._queued -= 1
         batch: _Batch | None = None
+        failed = False
         try:
             if alone and self._batch is not None:
                 self._end(self._batch)  # never mixed with others: commit theirs first
@@ -91,10 +94,14 @@ class GroupCommit:
                     yield batch.conn
                 except BaseException:
                     savepoint.rollback()
+                    # The batch is committed before the failure is raised: whoever handles
+                    # it reads what the commands before it did (a racing retry with the same
+                    # idempotency key finds the first one's answer).
+                    failed = True
                     raise
                 savepoint.commit()
         finally:
-            if batch is not None and (alone or not self._others_queued()
+            if batch is not None and (alone or failed or not self._others_queued()
                                       or batch.size >= self._most):
                 self._end(batch)
             self._writer.release()

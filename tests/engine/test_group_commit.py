@@ -90,24 +90,32 @@ def test_a_command_that_fails_rolls_back_only_itself(tmp_path: Path) -> None:
     assert store.group is not None
     before = store.group.commits
 
-    def work(n: int) -> str:
+    def keys() -> list[str]:
+        with store.reading() as conn:  # another connection: what is committed
+            return sorted(r[0] for r in conn.execute(sa.select(meta.c.key)
+                                                     .where(meta.c.key.like("k%"))))
+
+    def work(n: int) -> str | list[str]:
         if n != 0:
             time.sleep(0.05 * n)  # queue behind the first, which holds the writer
-        with store.transaction() as conn:
-            if n == 0:
-                time.sleep(0.3)
-            conn.execute(meta.insert().values(key=f"k{n}", value=str(n)))
-            if n == 2:
-                raise ValueError("this command fails")
+        try:
+            with store.transaction() as conn:
+                if n == 0:
+                    time.sleep(0.3)
+                conn.execute(meta.insert().values(key=f"k{n}", value=str(n)))
+                if n == 2:
+                    raise ValueError("this command fails")
+        except ValueError:
+            return keys()  # what its caller reads as it handles the failure
         return "ok"
 
     results = _run_together(4, work)
-    assert [type(r).__name__ for r in results] == ["str", "str", "ValueError", "str"]
-    with store.reading() as conn:
-        keys = sorted(r[0] for r in conn.execute(sa.select(meta.c.key)
-                                                 .where(meta.c.key.like("k%"))))
-    assert keys == ["k0", "k1", "k3"]
-    assert store.group.commits - before == 1  # the others still shared one commit
+    # The failing command's caller heard its failure, with the batch before it committed
+    # (a racing retry of one idempotency key finds the first answer there); its own row is
+    # not kept; the others were answered.
+    assert results == ["ok", "ok", ["k0", "k1"], "ok"]
+    assert keys() == ["k0", "k1", "k3"]
+    assert store.group.commits - before == 2  # k0 and k1 together, then k3
     store.dispose()
 
 
