@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.clock import iso_z
+from engine.queries import NOT_ENDED
 from engine.registry import HandlerContext, HandlerError, handler
 from engine.store import instances
 
@@ -46,10 +47,11 @@ def waiting_ppns(conn: Connection, message: str) -> list[Any]:
 
 
 def listed_elsewhere(conn: Connection, process_id: str, instance_id: str) -> set[str]:
-    """The PPNs listed at the other meetings (of `process_id`) still under way."""
+    """The PPNs listed at the other meetings (of `process_id`) still under way (read from
+    ix_instances_process_state: a meeting a day for years stays a few rows)."""
     return {ppn for (summary,) in conn.execute(
         sa.select(instances.c.summary).where(instances.c.process_id == process_id,
-                                             instances.c.state != "completed",
+                                             instances.c.state.in_(NOT_ENDED),
                                              instances.c.id != instance_id))
         for ppn in (summary or {}).get("refers_to", [])}
 
