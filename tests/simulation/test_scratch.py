@@ -4,9 +4,10 @@ reads what the run wrote; nothing reaches the file until asked."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,17 @@ def test_a_failing_unit_of_work_rolls_back_only_itself(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "memory"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0  # OFF
     store.dispose()
+
+
+def test_a_run_reports_the_same_on_the_scratch_database_as_on_a_durable_one(
+        tmp_path: Path) -> None:
+    from engine.simulation.generate import generate
+    from engine.simulation.parallel import report
+    from engine.simulation.scenario import build
+    from tests.pathways.harness import PROCESSES
+
+    scenario = build(generate(40, 7, date(2026, 1, 5), 3), "generated")
+    scratch = report(scenario, PROCESSES)
+    durable = report(scenario, PROCESSES, f"sqlite:///{tmp_path / 'kept.sqlite'}")
+    assert len(scratch["contacts"]) == 40
+    assert json.dumps(scratch, sort_keys=True) == json.dumps(durable, sort_keys=True)
