@@ -22,7 +22,6 @@ from ..runtime import Advance, OpenTask
 from ..service import Conflict, Engine, FormRejected
 from ..store import Store
 from .scenario import Contact, Disagreement, Scenario, ScenarioError
-from .scratch import ScratchStore
 
 CONTACT_PROCESS = "first_response"
 DISAGREEMENT_PROCESS = "escalation"
@@ -69,11 +68,10 @@ class Simulation:
     # -- set-up -----------------------------------------------------------------------------
 
     def _open(self) -> tuple[Engine, Store, VirtualClock]:
-        store: Store
         if self.database_url is None:
             self._folder = Path(tempfile.mkdtemp(prefix="mash-simulate-"))
-            # A throwaway database: nothing to keep across a crash (engine/simulation/scratch.py).
-            store = ScratchStore(f"sqlite:///{self._folder / 'simulation.sqlite'}")
+            # A throwaway database: nothing to keep across a power cut.
+            store = Store(f"sqlite:///{self._folder / 'simulation.sqlite'}", synchronous="OFF")
         else:
             store = Store(self.database_url)
         store.create()
@@ -92,9 +90,6 @@ class Simulation:
         return engine, store, clock
 
     def close(self) -> None:
-        engine = getattr(self, "engine", None)
-        if engine is not None and isinstance(engine.store, ScratchStore):
-            engine.store.dispose()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
