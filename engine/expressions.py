@@ -35,6 +35,8 @@ from functools import lru_cache, partial
 from types import CodeType
 from typing import Any, Literal
 
+from .ast_guard import compile_tree
+
 Mode = Literal["eval", "exec"]
 
 # What a diagram can write: a condition is a line, a script a few dozen.
@@ -498,7 +500,7 @@ def compile_checked(source: str, mode: Mode = "eval") -> Compiled:
     tree = check(source, mode)
     instrument = _Instrument()
     tree = ast.fix_missing_locations(instrument.visit(tree))
-    code = compile(tree, "<diagram>", mode)
+    code = compile_tree(tree, "<diagram>", mode)
     return Compiled(code, {name: _HELPERS[name] for name in sorted(instrument.used)})
 
 

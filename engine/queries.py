@@ -262,3 +262,44 @@ def instances_with_tasks_of(conn: Connection, roles: set[str], instance_ids: lis
     return set(conn.execute(sa.select(human_tasks.c.instance_id).distinct().where(
         human_tasks.c.role.in_(sorted(roles)),
         human_tasks.c.instance_id.in_(sorted(set(instance_ids))))).scalars())
+
+
+# -- who may see what, and reading recorded ------------------------------------------------
+#
+# Reading a case or a task is audited: the read models that answer a person record it in
+# the case's history (the only writes here; they change no case).
+
+
+def task_row(conn: Connection, task_id: str) -> Any:
+    """A person's task as stored (None: no such task)."""
+    return conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+
+
+def task_rows(conn: Connection, task_ids: list[str]) -> dict[str, Any]:
+    """The stored tasks of these ids (those that exist), by id."""
+    return {r.id: r for r in conn.execute(
+        sa.select(human_tasks).where(human_tasks.c.id.in_(task_ids)))}
+
+
+def may_see_instance(conn: Connection, instance_id: str, roles: set[str] | None) -> bool:
+    """Whether the instance exists and (unless `roles` is None: admin) one of the roles has
+    (had) a task in it."""
+    if roles is None:
+        return conn.execute(sa.select(instances.c.id)
+                            .where(instances.c.id == instance_id)).first() is not None
+    return conn.execute(sa.select(human_tasks.c.id).where(
+        human_tasks.c.instance_id == instance_id,
+        human_tasks.c.role.in_(sorted(roles))).limit(1)).first() is not None
+
+
+def record_view(conn: Connection, instance_id: str, actor: str, at: datetime) -> None:
+    """Someone read the case."""
+    conn.execute(history.insert().values(instance_id=instance_id, at=at, actor=actor,
+                                         action="viewed"))
+
+
+def record_task_view(conn: Connection, task: Any, actor: str, at: datetime) -> None:
+    """Someone read one of the case's tasks (`task`: its stored row)."""
+    conn.execute(history.insert().values(
+        instance_id=task.instance_id, at=at, actor=actor, action="viewed task",
+        element_id=task.element_id, element_name=task.name, role=task.role))

@@ -24,7 +24,6 @@ from ..clock import VirtualClock, as_utc, iso_z
 from ..deployments import UnknownProcess
 from ..queries import jsonable
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
-from ..store import history, human_tasks, instances
 from . import claims, contacts, docs, openapi
 from .auth import Caller, caller_for
 from .idempotency import Call, KeyRefused
@@ -221,7 +220,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
 
     def task_row(task_id: str, who: Caller) -> Any:
         with engine.store.reading() as conn:
-            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+            row = queries.task_row(conn, task_id)
         if row is None or (row.role not in who.roles and not who.admin):
             if row is None and who.admin:
                 raise Refused(404, "task", "no such task")
@@ -237,10 +236,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
                      "claimed_until": held.until if held else None,
                      "completed_by": row.completed_by})
         with engine.store.transaction() as conn:  # reading a task is audited, as a case is
-            conn.execute(history.insert().values(
-                instance_id=row.instance_id, at=engine.clock.now(), actor=who.name,
-                action="viewed task", element_id=row.element_id, element_name=row.name,
-                role=row.role))
+            queries.record_task_view(conn, row, who.name, engine.clock.now())
         with engine.store.reading() as conn:  # what other contacts about the child brought
             view["another_contacts"] = queries.another_contact_notes(conn, row.instance_id)
         if row.status == "open":
@@ -297,12 +293,8 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         """The instance exists and the caller is admin or one of its roles has (had) a
         task in it."""
         with engine.store.reading() as conn:
-            if who.admin:
-                return conn.execute(sa.select(instances.c.id)
-                                    .where(instances.c.id == instance_id)).first() is not None
-            return conn.execute(sa.select(human_tasks.c.id).where(
-                human_tasks.c.instance_id == instance_id,
-                human_tasks.c.role.in_(sorted(who.roles))).limit(1)).first() is not None
+            return queries.may_see_instance(conn, instance_id,
+                                            None if who.admin else set(who.roles))
 
     def visible(instance_id: str, who: Caller) -> None:
         if not may_see(instance_id, who):
@@ -314,8 +306,7 @@ def create_app(engine: Engine, virtual_clock: bool = False,
     def show_instance(instance_id: str, who: Caller = Depends(caller)) -> Any:
         visible(instance_id, who)
         with engine.store.transaction() as conn:  # reading a case is audited
-            conn.execute(history.insert().values(instance_id=instance_id, at=engine.clock.now(),
-                                                 actor=who.name, action="viewed"))
+            queries.record_view(conn, instance_id, who.name, engine.clock.now())
             view = queries.instance_view(conn, instance_id)
         return jsonable(view)
 

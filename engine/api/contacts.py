@@ -25,7 +25,6 @@ from .. import forms, queries
 from ..queries import jsonable
 from ..runtime import Advance
 from ..service import Conflict, Engine, Forbidden, FormRejected, NotFound
-from ..store import history, human_tasks
 from .auth import Caller
 
 CONTACT_PROCESS = "first_response"
@@ -94,8 +93,7 @@ def routes(app: FastAPI, engine: Engine, caller: Callable[..., Caller],
             for position, instance_id in enumerate(members):
                 if instance_id not in shown:
                     continue
-                conn.execute(history.insert().values(instance_id=instance_id, at=now,
-                                                     actor=who.name, action="viewed"))
+                queries.record_view(conn, instance_id, who.name, now)
                 children.append({"position": position, **queries.child_view(conn, instance_id)})
         return jsonable({"id": found, "received_at": children[0]["received_at"],
                          "children": children, "children_not_shown": len(members) - len(shown)})
@@ -110,8 +108,7 @@ def routes(app: FastAPI, engine: Engine, caller: Callable[..., Caller],
         errors: list[dict[str, str]] = []
         contacts = set()
         with engine.store.reading() as conn:
-            rows = {r.id: r for r in conn.execute(
-                human_tasks.select().where(human_tasks.c.id.in_(ids)))}
+            rows = queries.task_rows(conn, ids)
             for i, task in enumerate(body.tasks):
                 row = rows.get(task.id)
                 if row is None or (row.role not in who.roles and not who.admin):

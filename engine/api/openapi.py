@@ -201,8 +201,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "ContactAccepted": {
         "type": "object", "required": ["id", "received_at"],
-        "properties": {"id": {**_ID, "description": "the contact's instance id"},
-                       "received_at": _INSTANT},
+        "properties": {
+            "id": {**_ID, "description": "the first (or only) child's instance id"},
+            "received_at": _INSTANT,
+            "contact_id": {**_ID, "description": "the contact's id (GET /contacts/{id})"},
+            "children": {"type": "array", "description": "each child's instance, in the "
+                                                         "contact's order",
+                         "items": {"type": "object", "properties": {
+                             "instance_id": _ID, "position": {"type": "integer"}}}}},
     },
     "Started": {"type": "object", "required": ["id"], "properties": {"id": _ID}},
     "FormField": {
@@ -355,6 +361,29 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
              "(one your roles have a task in), or null for another agency's decision.",
         codes={"400": "not JSON", "422": "a field refused, or `about` is not a contact you "
                                          "may see"}),
+    ("get", "/contacts/{contact_id}"): dict(
+        summary="A contact and each of its children",
+        ok=("200", "Each child the caller may see: state, outcome, RAG, flags, deadlines, open "
+                   "tasks, the contact it was joined to, earlier and later contacts about the "
+                   "child; children_not_shown counts the others.",
+            {"application/json": {"schema": {"type": "object"}}}),
+        who="a role with a task in one of its children, admin",
+        text="Takes the contact's id or any of its children's instance ids. Reading it is "
+             "recorded in each child's case history.",
+        codes={"403": "none of your roles has a task in it (whether or not it exists)",
+               "404": "no such contact (admin only)"}),
+    ("post", "/tasks/complete-together"): dict(
+        summary="Complete the siblings' tasks together",
+        ok=("200", "Each task done, in order: its instance and state.",
+            {"application/json": {"schema": {"type": "object"}}}),
+        who="the tasks' role, admin",
+        text="`{\"tasks\": [{\"id\", \"data\"}, ...]}` (1 to 20 tasks of the children of one "
+             "contact): every task must be open and of your roles, and every form is checked "
+             "before any is completed.",
+        codes={"403": "a task not of your roles", "409": "a task no longer open (those before "
+                                                         "it are done)",
+               "422": "a form field refused (named tasks[i].field), or the tasks are not of "
+                      "one contact"}),
     ("get", "/tasks"): dict(
         summary="Open tasks, soonest due first", ok=("200", "The open tasks.", _list("Task")),
         who="any role: the tasks of its roles (admin: all), or of the one `role` named",

@@ -18,6 +18,7 @@ from engine.calendar_config import CalendarConfigError, calendar_for
 from engine.clock import iso_z
 from engine.settings import processes_dir
 
+from ..clock import SystemClock
 from . import CommandError
 from .common import add_processes, local, local_time
 
@@ -48,9 +49,9 @@ def register(subparsers: Any) -> None:
         "--from",
         dest="since",
         type=_instant,
-        required=True,
+        default=None,
         metavar="ISO8601",
-        help="start, with an offset or Z",
+        help="start, with an offset or Z (default: now)",
     )
     deadline.add_argument(
         "--json", action="store_true", help='print {"from", "rule", "due"} as JSON, in UTC'
@@ -67,9 +68,9 @@ def register(subparsers: Any) -> None:
     hours.add_argument(
         "--at",
         type=_instant,
-        required=True,
+        default=None,
         metavar="ISO8601",
-        help="the instant, with an offset or Z",
+        help="the instant, with an offset or Z (default: now)",
     )
     hours.add_argument(
         "--json",
@@ -82,6 +83,8 @@ def register(subparsers: Any) -> None:
 
 def deadline_command(args: argparse.Namespace) -> int:
     calendar = _calendar(args)
+    if args.since is None:
+        args.since = SystemClock().now()
     try:
         if args.working_hours is not None:
             due = calendar.working_hours(args.working_hours, args.since)
@@ -109,7 +112,7 @@ def _rule(args: argparse.Namespace) -> str:
 
 def hours_command(args: argparse.Namespace) -> int:
     calendar = _calendar(args)
-    at: datetime = args.at
+    at: datetime = args.at if args.at is not None else SystemClock().now()
     hub_open = calendar.is_hub_open(at)
     out_of_hours = calendar.is_out_of_hours(at)
     closes = calendar.closing_time(at) if hub_open else None

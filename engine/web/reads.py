@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .. import queries
 from ..api.auth import Caller
 from ..queries import of_roles
-from ..store import deadlines, history, human_tasks, instances
+from ..store import deadlines, human_tasks, instances
 
 
 def about(conn: Connection, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -63,18 +64,10 @@ def may_do(caller: Caller, role: str) -> bool:
 
 def may_see_instance(conn: Connection, caller: Caller, instance_id: str) -> bool:
     """Whether the instance exists and one of the caller's roles has (had) a task in it."""
-    if caller.admin:
-        return conn.execute(sa.select(instances.c.id)
-                            .where(instances.c.id == instance_id)).first() is not None
-    return conn.execute(sa.select(human_tasks.c.id).where(
-        human_tasks.c.instance_id == instance_id,
-        human_tasks.c.role.in_(sorted(caller.roles))).limit(1)).first() is not None
+    return queries.may_see_instance(conn, instance_id, None if caller.admin else set(caller.roles))
 
 
-def record_view(conn: Connection, instance_id: str, actor: str, at: Any) -> None:
-    """Reading a case is audited, as GET /instances/{id} does."""
-    conn.execute(history.insert().values(instance_id=instance_id, at=at, actor=actor,
-                                         action="viewed"))
+record_view = queries.record_view  # reading a case is audited, as GET /instances/{id} does
 
 
 def board_deadlines(conn: Connection, caller: Caller, done_since: datetime

@@ -30,6 +30,7 @@ ROUTES: dict[str, dict[str, Any]] = {
     "contact-missing.json": {"task": "missing_brag", "flags": [], "notified": []},
     "contact-ppn.json": {"task": None, "flags": [], "notified": []},  # waits for the meeting
     "contact-not-bcp.json": {"task": "redirect", "flags": [], "notified": []},
+    "contact-siblings.json": {"task": "verify", "flags": [], "notified": []},  # each child
 }
 
 
@@ -59,6 +60,13 @@ def test_an_example_contact_is_accepted_and_takes_its_route(service: Service, pa
     assert [n["kind"] for n in instance["notifications"]] == expected["notified"]
     if path.name == "contact-ppn.json":  # it waits at the PPN meeting's message
         assert instance["path"][-1] == "ppn_gw"
+    named = read(path).get("children", [read(path).get("child")])
+    children = answer.json().get("children", [])
+    assert [c["position"] for c in children] == list(range(len(named)))
+    assert children[0]["instance_id"] == answer.json()["id"]
+    for child in children[1:]:  # a sibling is screened as a case of its own, on the same route
+        sibling = service.call("admin", "GET", f"/instances/{child['instance_id']}").json()
+        assert [t["element_id"] for t in sibling["open_tasks"]] == [expected["task"]]
 
 
 def test_the_example_disagreement_starts_at_stage_1(service: Service) -> None:
@@ -98,7 +106,10 @@ def test_the_scenario_replays_the_example_contacts(capsys: pytest.CaptureFixture
     report = json.loads(capsys.readouterr().out)
     outcomes = {c["id"]: c["outcome"] for c in report["contacts"]}
     assert outcomes == {"red": "s47", "amber": "s17", "ppn": "early_help",
-                        "not_bcp": "redirected", "missing": "s17"}
+                        "not_bcp": "redirected", "missing": "s17", "siblings": "s17"}
+    siblings = next(c for c in report["contacts"] if c["id"] == "siblings")
+    assert [(c["outcome"], c["rag"]) for c in siblings["children"]] == \
+        [("s17", "AMBER"), ("early_help", "GREEN")]  # each child rated and decided on its own
     assert [d["outcome"] for d in report["disagreements"]] == ["resolved_stage_2"]
     red = next(c for c in report["contacts"] if c["id"] == "red")
     missed = [d for d in red["deadlines"] if d["met"] is False]

@@ -68,7 +68,6 @@ def test_deadline(
         (["deadline", "--working-days", "-1", "--from", "2026-11-27T15:00:00Z"], "zero or more"),
         (["deadline", "--working-hours", "4", "--from", "2026-11-27T15:00:00"], "no time zone"),
         (["deadline", "--working-hours", "4", "--from", "27/11/2026 15:00"], "not an ISO 8601"),
-        (["deadline", "--working-hours", "4"], "--from"),
         (["deadline", "--from", "2026-11-27T15:00:00Z"], "required"),
         (
             ["deadline", "--hours", "4", "--working-days", "1", "--from", "2026-11-27T15:00:00Z"],
@@ -232,3 +231,16 @@ def test_installed_console_script() -> None:
     assert bad.returncode == 2
     assert bad.stdout == ""
     assert bad.stderr.count("\n") == 1
+
+
+def test_without_an_instant_both_commands_answer_for_now(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC)
+    _, out, _ = run(capsys, "hours", "--json")
+    at = datetime.fromisoformat(json.loads(out)["at"])
+    _, out, _ = run(capsys, "deadline", "--hours", "1", "--json")
+    since = datetime.fromisoformat(json.loads(out)["from"])
+    after = datetime.now(UTC)
+    assert before <= at <= since <= after
+    assert datetime.fromisoformat(json.loads(out)["due"]) - since == timedelta(hours=1)
