@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 
 from . import forms, registry
 from .bpmn.dmn import RESULT_MAPPINGS, Decision, is_dmn, read_decision
@@ -378,7 +379,11 @@ class DiagramSet:
     labels: dict[str, str] = field(default_factory=dict)  # file name -> as shown to people
 
     def spec(self, process_id: str) -> tuple[Any, dict[str, Any]]:
-        return self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id)
+        spec, subprocess_specs = (self.parser.get_spec(process_id),
+                                  self.parser.get_subprocess_specs(process_id))
+        for each in (spec, *subprocess_specs.values()):
+            hear_instances(each)
+        return spec, subprocess_specs
 
     def files_for(self, process_id: str) -> list[str]:
         """The files a process needs: its own and, transitively, those defining what any
@@ -442,6 +447,18 @@ class DiagramSet:
 
     def shown(self, filename: str) -> str:
         return self.labels.get(filename, filename)
+
+
+def hear_instances(process_spec: Any) -> None:
+    """Each multi-instance (or looping) activity hears its instances complete. SpiffWorkflow
+    wires that only when it creates an instance, in the process that creates it: a version
+    built afresh (a restarted service, another service, a migration) would leave an activity
+    whose instances were created before waiting for ever once they are done."""
+    for task_spec in process_spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = process_spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
 
 
 def diagram_files(paths: Iterable[Path]) -> dict[str, bytes]:

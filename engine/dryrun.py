@@ -454,6 +454,7 @@ class _Run:
         the stored workflow holds in its error state."""
         from SpiffWorkflow.util.task import TaskState
 
+        from . import rows
         from .bpmn import state
         from .store import instances
 
@@ -461,12 +462,13 @@ class _Run:
         if match and self._where(match[1])[1] is not None:
             return match[1]
         with self.engine.store.reading() as conn:
-            row = conn.execute(sa.select(instances.c.workflow, instances.c.version_id)
+            row = conn.execute(sa.select(instances.c.id, instances.c.version_id)
                                .where(instances.c.id == instance_id)).first()
-        if row is None:
-            return None
-        version = self.engine.deployments.version(row.version_id)
-        workflow = state.load(row.workflow, version.spec, version.subprocess_specs)
+            if row is None:
+                return None
+            version = self.engine.deployments.version(row.version_id)
+            workflow = state.restore(rows.state_document(conn, row.id), version.spec,
+                                     version.subprocess_specs)
         tasks = [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values()
                                              for t in sub.tasks.values())]
         return next((t.task_spec.bpmn_id for t in tasks
@@ -776,18 +778,19 @@ class _Run:
         names analysis relies on is what the handlers do."""
         from SpiffWorkflow.util.task import TaskState
 
-        from . import registry
+        from . import registry, rows
         from .bpmn import state
         from .bpmn.specs import HandlerTask
         from .store import instances
 
         with store.reading() as conn:
-            rows = conn.execute(sa.select(instances.c.workflow, instances.c.version_id)
-                                .limit(sample)).all()
+            found = conn.execute(sa.select(instances.c.id, instances.c.version_id)
+                                 .limit(sample)).all()
+            documents = [(row.version_id, rows.state_document(conn, row.id)) for row in found]
         wrong: dict[str, set[str]] = {}
-        for row in rows:
-            version = self.engine.deployments.version(row.version_id)
-            workflow = state.load(row.workflow, version.spec, version.subprocess_specs)
+        for version_id, document in documents:
+            version = self.engine.deployments.version(version_id)
+            workflow = state.restore(document, version.spec, version.subprocess_specs)
             tasks = [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values()
                                                  for t in sub.tasks.values())]
             for task in tasks:

@@ -28,6 +28,9 @@ def quiet_libraries() -> None:
     """SpiffWorkflow logs each task with its data (the contact, the child) at DEBUG and
     INFO; whatever level the service runs at, those never reach the logs."""
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    from .bpmn import task_state
+
+    task_state.install()  # and builds no records for them while that is so
 
 
 

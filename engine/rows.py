@@ -23,11 +23,18 @@ from .deployments import Deployments
 from .errors import Conflict, NotFound
 from .outbox import backoff
 from .runtime import Advance, Deadline, Live
-from .store import Prepared, deadlines, history, human_tasks, instances
+from .store import Prepared, deadlines, history, human_tasks, instance_deltas, instances
 
 log = logging.getLogger("mash.engine")
 
 MAX_AUTOMATIC_RETRIES = 5  # then an incident waits for a person (mash retry, mash migrate)
+# A command writes what changed in the workflow (a delta) unless a snapshot is due: for a
+# new instance, one just read from the database, one completed (its state is final, one
+# document: reports, retention and dry runs read it alone), after this many deltas, or
+# once the deltas outweigh the snapshot twice (so what is stored stays under three times
+# the state, and reading it back applies a bounded amount).
+MAX_DELTAS = 32
+DELTA_WEIGHT = 2
 
 
 def persist(conn: Connection, live: Live, advance: Advance, row_version: int, actor: str,
@@ -53,9 +60,10 @@ def persist(conn: Connection, live: Live, advance: Advance, row_version: int, ac
         "incident_since": incident_since,
         "error_element": advance.failed_element if advance.state == "incident" else None,
         "ended_at": now if advance.state == "completed" else None,
-        "row_version": row_version + 1, "workflow": live.writer.dump(live.workflow),
-        "version_id": live.version.id,
+        "row_version": row_version + 1, "version_id": live.version.id,
     }
+    values.update(_persist_state(conn, live, row_version + 1, new is not None,
+                                 advance.state == "completed"))
     if new is not None:
         updated = _INSERT_INSTANCE.execute(conn, {**new, **values})
     else:
@@ -78,6 +86,27 @@ def persist(conn: Connection, live: Live, advance: Advance, row_version: int, ac
     if steps:
         _INSERT_HISTORY.execute_many(conn, steps)
     return row_version + 1
+
+
+def _persist_state(conn: Connection, live: Live, seq: int, new: bool,
+                   completed: bool) -> dict[str, Any]:
+    """Write what changed in the workflow: a delta, or a snapshot (the instance row's
+    `workflow`, returned here to go in its insert or update; the deltas before it go)."""
+    writer = live.writer
+    if not (new or completed or not writer.baseline or writer.deltas >= MAX_DELTAS):
+        delta = writer.delta(live.workflow)
+        if delta is None:
+            return {}
+        if writer.delta_bytes + len(delta) <= DELTA_WEIGHT * writer.snapshot_bytes:
+            _INSERT_DELTA.execute(conn, {"instance_id": live.id, "seq": seq, "state": delta})
+            writer.deltas += 1
+            writer.delta_bytes += len(delta)
+            return {}
+    snapshot = writer.snapshot(live.workflow)
+    if not new:  # (whoever wrote them: another service, a migration's new state)
+        _DELETE_DELTAS.execute(conn, {"b_id": live.id})
+    writer.snapshot_bytes, writer.deltas, writer.delta_bytes = len(snapshot), 0, 0
+    return {"workflow": snapshot}
 
 
 def _persist_tasks(conn: Connection, live: Live, advance: Advance, actor: str, now: datetime,
@@ -133,10 +162,25 @@ def load(conn: Connection, instance_id: str, deployments: Deployments) -> Live:
     if row is None:
         raise NotFound(f"instance {instance_id}")
     version = deployments.version(row.version_id)
-    workflow = workflow_state.load(row.workflow, version.spec, version.subprocess_specs)
+    deltas = _deltas(conn, instance_id)
+    workflow = workflow_state.load(row.workflow, version.spec, version.subprocess_specs, deltas)
     records = [_deadline(r) for r in conn.execute(_DEADLINES, {"b_id": row.id})]
     summary = dict(row.summary or {})
     return Live(row.id, version, workflow, records, outcome=row.outcome, summary=summary)
+
+
+def state_document(conn: Connection, instance_id: str) -> dict[str, Any]:
+    """An instance's stored workflow state as one document (engine/bpmn/state.py): for
+    those who read or rewrite it without running it (migration, dry runs)."""
+    stored = conn.execute(sa.select(instances.c.workflow)
+                          .where(instances.c.id == instance_id)).scalar()
+    if stored is None:
+        raise NotFound(f"instance {instance_id}")
+    return workflow_state.document(stored, _deltas(conn, instance_id))
+
+
+def _deltas(conn: Connection, instance_id: str) -> list[bytes]:
+    return [r[0] for r in conn.execute(_DELTAS, {"b_id": instance_id})]
 
 
 def open_tasks(conn: Connection, instance_id: str) -> dict[str, datetime | None]:
@@ -177,3 +221,8 @@ _UPDATE_TASK = Prepared(human_tasks.update().where(human_tasks.c.id == _b("b_id"
 _INSERT_DEADLINE = Prepared(deadlines.insert())
 _UPDATE_DEADLINE = Prepared(deadlines.update().where(deadlines.c.id == _b("b_id")))
 _INSERT_HISTORY = Prepared(history.insert())
+_INSERT_DELTA = Prepared(instance_deltas.insert())
+_DELETE_DELTAS = Prepared(instance_deltas.delete().where(
+    instance_deltas.c.instance_id == _b("b_id")))
+_DELTAS = sa.select(instance_deltas.c.state).where(
+    instance_deltas.c.instance_id == _b("b_id")).order_by(instance_deltas.c.seq)

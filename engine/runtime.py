@@ -161,8 +161,9 @@ def summarise(data: dict[str, Any], summary: dict[str, Any],
     step started with; only what the step changed is taken, so a branch that carried an
     older value (a form completed beside an assessment that re-rated the contact) does not
     put it back."""
-    if before is not None:
-        data = {k: v for k, v in data.items() if before.get(k, _MISSING) != v}
+    if before is not None:  # (only the names read below are compared)
+        data = {k: data[k] for k in _SUMMARISED
+                if k in data and before.get(k, _MISSING) != data[k]}
     if "rag" in data:
         summary["rag"] = data["rag"]
     if "flags" in data:
@@ -179,6 +180,10 @@ def summarise(data: dict[str, Any], summary: dict[str, Any],
             summary[name] = data[name]
     if isinstance(data.get("refers_to"), list):  # other instances this one is dealing with
         summary["refers_to"] = list(data["refers_to"])
+
+
+_SUMMARISED = ("rag", "flags", "child", "referrer", "channel", "received_at", "raised_at",
+               "team", "refers_to")
 
 
 def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
@@ -578,8 +583,16 @@ def _definitions(task: Task) -> list[Any]:
 
 def _deadline_spec(task: Task) -> Any:
     """The timer event carrying a `deadline` property that this task is the timer of: the
-    task's own spec, or, for an event-based gateway, the timer event after it."""
+    task's own spec, or, for an event-based gateway, the timer event after it. Asked of
+    every task on every command: kept on the spec (shared by a version's instances)."""
     spec = task.task_spec
+    found = spec.__dict__.get("_mash_deadline_spec", _MISSING)
+    if found is _MISSING:
+        found = spec._mash_deadline_spec = _find_deadline_spec(spec)
+    return found
+
+
+def _find_deadline_spec(spec: Any) -> Any:
     if isinstance(spec, EventBasedGateway):
         for child, definition in zip(spec.outputs, spec.event_definition.event_definitions,
                                      strict=False):
@@ -618,7 +631,15 @@ def _previous_element(task: Task) -> str | None:
 
 
 def _in_event_subprocess(task: Task) -> bool:
+    """Kept on the (sub-)workflow: it is inside an event sub-process or not for its life."""
     workflow = task.workflow
+    found = workflow.__dict__.get("_mash_in_event_subprocess")
+    if found is None:
+        found = workflow._mash_in_event_subprocess = _inside_event_subprocess(workflow)
+    return bool(found)
+
+
+def _inside_event_subprocess(workflow: Any) -> bool:
     while workflow.parent_task_id is not None:
         parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
         if isinstance(parent.task_spec, EventSubprocess):

@@ -330,6 +330,16 @@ deployments = sa.Table(
     sa.Column("versions", sa.JSON, nullable=False),  # process id -> version number
 )
 
+# What changed in an instance's workflow state at each command since its last snapshot
+# (`instances.workflow`), applied in order to read it (engine/bpmn/state.py, engine/rows.py).
+# `seq` is the instance's row version the command wrote.
+instance_deltas = sa.Table(
+    "instance_deltas", metadata,
+    sa.Column("instance_id", sa.String(36), _instance_fk(), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)
+
 # Management information (engine/reports): a period's steps and finished tasks per element,
 # and the step before a wait in its instance (the heat map, read from these indexes alone);
 # a process's instances by start (the timeliness dashboard).

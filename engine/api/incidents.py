@@ -6,7 +6,8 @@
 - `POST /instances/{id}/retry`, `POST /notifications/{id}/retry`: try again now.
 - `POST /migrations`: move running instances to another version (engine/migration.py);
   `{"process", "from_version", "to_version", "instances"?, "instructions"?, "rearm"?,
-  "dry_run"?}`; 422 listing every problem when the plan cannot run (nothing moves).
+  "drop"?, "dry_run"?}`; 422 listing every problem when the plan cannot run (nothing moves);
+  `refused` lists instances someone else moved or changed meanwhile.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class MigrationBody(BaseModel):
     instances: list[str] | None = Field(default=None, max_length=10_000)
     instructions: dict[str, str] = Field(default_factory=dict)
     rearm: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
     dry_run: bool = False
 
 
@@ -72,7 +74,8 @@ def register(app: FastAPI, engine: Engine, caller: Callable[..., Caller]) -> Non
         if not who.admin:
             return _refused(403, "role", "migrating instances needs the admin role")
         plan = migration.Plan(body.process, body.from_version, body.to_version,
-                              dict(body.instructions), frozenset(body.rearm))
+                              dict(body.instructions), frozenset(body.rearm),
+                              frozenset(body.drop))
         try:
             report = migration.migrate(engine, plan, body.instances, who.name, body.dry_run)
         except migration.PlanError as err:
@@ -80,4 +83,5 @@ def register(app: FastAPI, engine: Engine, caller: Callable[..., Caller]) -> Non
                                             for p in err.problems]}, status_code=422)
         return {"process": plan.process_id, "from_version": plan.source,
                 "to_version": plan.target, "dry_run": report.dry_run,
-                "instances": report.instances, "moved": [m.__dict__ for m in report.moved]}
+                "instances": report.instances, "moved": [m.__dict__ for m in report.moved],
+                "refused": report.refused}

@@ -498,8 +498,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         who="admin",
         text="Each waiting task and timer goes to the element of the same id in the target "
              "version, or as `instructions` map it; `rearm` arms the named deadline timers "
-             "again under the target's rules. Nothing moves when the plan cannot run for "
-             "one instance: the 422 lists each problem.",
+             "again under the target's rules; `drop` cancels the named boundary events the "
+             "target no longer has. Nothing moves when the plan cannot run for "
+             "one instance: the 422 lists each problem. `refused` lists the instances "
+             "someone else moved or changed meanwhile (not moved).",
         codes={"403": "not admin", "422": "the plan cannot run (each problem listed)"}),
     ("post", "/clock/advance"): dict(
         summary="Move the virtual clock forward", ok=("200", "After every timer due by then "

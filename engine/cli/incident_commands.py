@@ -4,6 +4,7 @@ that fixes it."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from engine import incidents, migration
@@ -47,6 +48,9 @@ def register(subparsers: Any) -> None:
     move.add_argument("--rearm", action="append", default=[], metavar="TIMER",
                       help="arm this deadline timer of version M again under its rules "
                            "(default: timers keep their due instants)")
+    move.add_argument("--drop", action="append", default=[], metavar="EVENT",
+                      help="a boundary event of version N (a deadline) that version M no "
+                           "longer has: cancel it at the move (default: refused)")
     move.add_argument("--dry-run", action="store_true", help="check the plan, move nothing")
     move.add_argument("--by", default="operator", metavar="NAME", help="who moves them (audit)")
     add_processes(move)
@@ -99,7 +103,8 @@ def migrate_command(args: argparse.Namespace) -> int:
         if not sep or not old.strip() or not new.strip():
             raise CommandError(f"--map {item!r}: write OLD_ELEMENT=NEW_ELEMENT", code=2)
         mapping[old.strip()] = new.strip()
-    plan = migration.Plan(process, args.from_version, args.to, mapping, frozenset(args.rearm))
+    plan = migration.Plan(process, args.from_version, args.to, mapping, frozenset(args.rearm),
+                          frozenset(args.drop))
     try:
         report = migration.migrate(engine, plan, args.instance, args.by, dry_run=args.dry_run)
     except migration.PlanError as err:
@@ -107,8 +112,8 @@ def migrate_command(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"process": process, "from_version": plan.source, "to_version": plan.target,
                     "dry_run": report.dry_run, "instances": report.instances,
-                    "moved": [m.__dict__ for m in report.moved]})
-        return 0
+                    "moved": [m.__dict__ for m in report.moved], "refused": report.refused})
+        return 1 if report.refused else 0
     if report.dry_run:
         print(f"the plan holds: {len(report.instances)} instance(s) of {process} "
               f"v{plan.source} would move to v{plan.target}")
@@ -116,9 +121,11 @@ def migrate_command(args: argparse.Namespace) -> int:
     for moved in report.moved:
         print(f"{moved.instance_id} moved to v{plan.target}: {moved.state}"
               + (f" ({moved.error})" if moved.error else ""))
-    if not report.moved:
+    for line in report.refused:
+        print(line, file=sys.stderr)
+    if not report.moved and not report.refused:
         print(f"no running instance of {process} v{plan.source}")
-    return 0
+    return 1 if report.refused else 0
 
 
 def _process_of(engine: Any, instance_id: str) -> str:

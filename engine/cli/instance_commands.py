@@ -164,6 +164,12 @@ def show_command(args: argparse.Namespace) -> int:
         print(f"  notification {n['kind']} to {n['to']} at {local(n['sent_at'], zone)}")
     for h in view["history"]:
         what = h["element_name"] or h["element_id"] or ""
+        if h["action"] == "migrated" and h["changes"]:  # who moved it, from, to, as mapped
+            moved = h["changes"]
+            what = f"v{moved['from_version']} -> v{moved['to_version']}" + "".join(
+                f" {old}={new}" for old, new in sorted(moved.get("instructions", {}).items())) \
+                + "".join(f" rearm {t}" for t in moved.get("rearmed", [])) \
+                + "".join(f" drop {t}" for t in moved.get("dropped", []))
         print(f"  {local(h['at'], zone)}  {h['actor']:10s} {h['action']:18s} {what}")
     return 0
 

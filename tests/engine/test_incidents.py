@@ -116,4 +116,7 @@ def test_incidents_are_listed_retried_and_moved_on_by_api_and_web(
         assert answer.status_code == 303 and "completed" in answer.headers["location"]
         shown = call("admin", "GET", f"/instances/{stopped}").json()
         assert (shown["version"], shown["state"], shown["outcome"]) == (2, "completed", "approved")
+        [moved] = [h for h in shown["history"] if h["action"] == "migrated"]
+        assert (moved["actor"], moved["changes"]) == ("admin", {
+            "from_version": 1, "to_version": 2, "instructions": {}, "rearmed": []})
         assert [i["kind"] for i in call("admin", "GET", "/incidents").json()] == ["notification"]

@@ -157,12 +157,14 @@ def test_mash_migrate_and_mash_incidents(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["migrate", "--process", "review", "--from-version", "1", "--to", "2",
                  "--dry-run"]) == 0
     assert "1 instance(s) of review v1 would move to v2" in capsys.readouterr().out
-    assert main(["migrate", "--instance", instance, "--from-version", "1", "--to", "2"]) == 0
+    assert main(["migrate", "--instance", instance, "--from-version", "1", "--to", "2",
+                 "--map", "approved_gw=approved_gw", "--by", "ops"]) == 0
     assert capsys.readouterr().out.strip() == f"{instance} moved to v2: completed"
     assert main(["incidents", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert main(["show", instance]) == 0
-    assert "migrated" in capsys.readouterr().out
+    [moved] = [line for line in capsys.readouterr().out.splitlines() if " migrated " in line]
+    assert moved.split()[-6:] == ["ops", "migrated", "v1", "->", "v2", "approved_gw=approved_gw"]
 
 
 BAD_TIMER = REVIEW.replace("<bpmn:timeDate>working_hours(4)</bpmn:timeDate>",
@@ -206,4 +208,205 @@ def test_an_outcome_that_cannot_be_worked_out_is_an_incident_retried_after_a_fix
     report = migration.migrate(hub.engine, migration.Plan("review", 1, 2), actor="ops")
     assert [(m.instance_id, m.state) for m in report.moved] == [(instance, "completed")]
     assert hub.view(instance)["outcome"] == "approved"
+    hub.close()
+
+
+def test_a_plan_that_cannot_apply_is_refused_naming_what_to_do(
+        database_url: str, tmp_path: Path) -> None:
+    hub, folder = hub_with(database_url, tmp_path, BAD_OUTCOME)
+    past_review = hub.start("review", {})  # its review done: waiting at no timer
+    hub.complete(past_review, "review_task", approved=True)
+    finished = hub.start("review", {})
+    hub.complete(finished, "review_task", approved=True)  # ends too (in incident)...
+    waiting = hub.start("review", {})
+    (folder / "review.bpmn").write_text(REVIEW)
+    hub.engine.deploy()
+    migration.migrate(hub.engine, migration.Plan("review", 1, 2), [finished])
+    assert hub.view(finished)["state"] == "completed"  # ...and, moved, completes on v2
+
+    def refused(plan: migration.Plan, instance_ids: list[str] | None = None) -> list[str]:
+        with pytest.raises(migration.PlanError) as raised:
+            migration.migrate(hub.engine, plan, instance_ids)
+        return raised.value.problems
+
+    rearm = frozenset({"review_deadline"})
+    assert refused(migration.Plan("review", 1, 2, rearm=rearm), [past_review, waiting]) == [
+        f"instance {past_review} is not waiting at review_deadline of review v2: only a "
+        "timer an instance waits at can be re-armed; leave out --rearm review_deadline"]
+    assert refused(migration.Plan("review", 1, 1)) == [
+        "the source and target versions are the same (review v1): give --to another version"]
+    assert refused(migration.Plan("review", 1, 3)) == [
+        "review has no version 3: deploy it first (mash deploy); see `mash versions`"]
+    assert refused(migration.Plan("review", 2, 1), [finished]) == [
+        f"instance {finished} has finished: a finished instance stays on the version it ran "
+        "(v2)"]
+    assert refused(migration.Plan("review", 2, 1), [waiting, "nobody"]) == [
+        f"instance {waiting} runs review v1, not v2: give --from-version 1",
+        "there is no instance nobody"]
+    assert refused(migration.Plan("review", 1, 2, rearm=frozenset({"end_approved"}))) == [
+        "end_approved is not a timer of review v2; only a timer can be re-armed"]
+    assert {hub.view(i)["version"] for i in (past_review, waiting)} == {1}  # nothing moved
+    # All the instances of v1, one of them waiting at the timer: it is re-armed there only.
+    hub.advance(to="2026-11-23T11:00:00Z")
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2, rearm=rearm))
+    assert sorted(m.instance_id for m in report.moved) == sorted([past_review, waiting])
+    assert hub.deadline(waiting, "review")["due"] == at("2026-11-23T15:00:00Z")
+    assert hub.view(past_review)["outcome"] == "approved"
+    hub.close()
+
+
+def test_two_people_moving_one_instance_at_once_one_moves_it_the_other_is_refused(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from engine.clock import VirtualClock
+
+    hub, folder = hub_with(database_url, tmp_path, REVIEW)
+    instance = hub.start("review", {})
+    (folder / "review.bpmn").write_text(RENAMED)
+    hub.engine.deploy()
+    other = Engine(Store(database_url), VirtualClock(hub.now()), folder)  # a second service
+    plan = migration.Plan("review", 1, 2, {"review_task": "review_step"})
+    first_inside, second_checked = threading.Event(), threading.Event()
+    rewritten, checked = migration._rewritten, migration._check_instance
+
+    def slow_rewrite(*args: object) -> object:
+        # The first mover holds its transaction open until the second has checked its plan
+        # (against v1, still committed), so both really move at once.
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            assert second_checked.wait(10)
+        return rewritten(*args)  # type: ignore[arg-type]
+
+    def check(*args: object) -> object:
+        found = checked(*args)  # type: ignore[arg-type]
+        if threading.current_thread().name == "second":
+            second_checked.set()
+        return found
+
+    monkeypatch.setattr(migration, "_rewritten", slow_rewrite)
+    monkeypatch.setattr(migration, "_check_instance", check)
+    results: dict[str, object] = {}
+
+    def run(name: str, engine: Engine, wait: threading.Event | None) -> None:
+        if wait is not None:
+            assert wait.wait(10)
+        try:
+            results[name] = migration.migrate(engine, plan, [instance], actor=name)
+        except Exception as err:
+            results[name] = err
+
+    threads = [threading.Thread(target=run, name="first", args=("first", hub.engine, None)),
+               threading.Thread(target=run, name="second", args=("second", other, first_inside))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    first, second = results["first"], results["second"]
+    assert isinstance(first, migration.Report) and isinstance(second, migration.Report)
+    assert [m.instance_id for m in first.moved] == [instance] and first.refused == []
+    assert second.moved == [] and len(second.refused) == 1
+    assert second.refused[0] in (
+        f"instance {instance} was not moved: someone else moved it to v2 meanwhile",
+        f"instance {instance} was not moved: instance {instance} was changed by someone "
+        "else; try again")
+    view = hub.view(instance)
+    assert view["version"] == 2
+    assert [h["actor"] for h in view["history"] if h["action"] == "migrated"] == ["first"]
+    other.store.dispose()
+    hub.close()
+
+
+KILLED_MIGRATION = """
+import os, sys, time
+from pathlib import Path
+from datetime import datetime
+import tests.engine.conftest  # the review diagram's handlers
+from engine import migration
+from engine.clock import VirtualClock
+from engine.service import Engine
+from engine.store import Store
+
+url, folder, marker = sys.argv[1:4]
+engine = Engine(Store(url), VirtualClock(datetime.fromisoformat(sys.argv[4])), Path(folder))
+rewritten, calls = migration._rewritten, []
+
+def rewrite(*args):
+    calls.append(1)
+    if len(calls) == 3:  # inside the third instance's transaction: wait to be killed
+        moved = rewritten(*args)
+        Path(marker).write_text("in")
+        time.sleep(120)
+        return moved
+    return rewritten(*args)
+
+migration._rewritten = rewrite
+migration.migrate(engine, migration.Plan("review", 1, 2, {"review_task": "review_step"}))
+"""
+
+
+def test_a_migration_killed_midway_leaves_each_instance_wholly_on_one_version(
+        database_url: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import sqlalchemy as sa
+
+    from engine.store import history, human_tasks
+
+    hub, folder = hub_with(database_url, tmp_path, REVIEW)
+    started = [hub.start("review", {}) for _ in range(5)]
+    (folder / "review.bpmn").write_text(RENAMED)
+    hub.engine.deploy()
+    marker = tmp_path / "inside"
+    repository = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MIGRATION, database_url, str(folder), str(marker),
+         hub.now().isoformat()], cwd=repository, env={**os.environ, "PYTHONPATH": str(repository)})
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "it never got there"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+    def state(instance: str) -> tuple[int, int, list[str]]:
+        with hub.store.reading() as conn:
+            moves = conn.execute(sa.select(sa.func.count()).where(
+                history.c.instance_id == instance, history.c.action == "migrated")).scalar_one()
+            tasks = list(conn.execute(sa.select(human_tasks.c.element_id).where(
+                human_tasks.c.instance_id == instance,
+                human_tasks.c.status == "open")).scalars())
+        return hub.view(instance)["version"], moves, tasks
+
+    seen = sorted(state(i) for i in started)
+    assert seen == [(1, 0, ["review_task"])] * 3 + [(2, 1, ["review_step"])] * 2
+    # The rest move when the owner runs it again; every instance then completes on v2.
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2,
+                                                         {"review_task": "review_step"}))
+    assert len(report.moved) == 3
+    for instance in started:
+        hub.complete(instance, "review_step", approved=True)
+        view = hub.view(instance)
+        assert (view["version"], view["state"], view["outcome"]) == (2, "completed", "approved")
+    hub.close()
+
+
+def test_an_instance_that_went_on_since_the_check_is_checked_again_as_it_moves(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, folder = hub_with(database_url, tmp_path, REVIEW)
+    instance = hub.start("review", {})
+    (folder / "review.bpmn").write_text(RENAMED)
+    hub.engine.deploy()
+    # As if the instance had reached review_task after the plan was checked against it.
+    monkeypatch.setattr(migration, "_check_instance", lambda *args: ([], set()))
+    report = migration.migrate(hub.engine, migration.Plan("review", 1, 2), [instance])
+    assert report.moved == [] and report.refused == [
+        f"instance {instance} was not moved: it changed since the plan was checked: instance "
+        f'{instance} is at review_task "Review the request", which the target version does '
+        "not have: give an instruction review_task=TARGET_ELEMENT"]
+    assert hub.view(instance)["version"] == 1 and hub.task(instance, "review_task")
     hub.close()

@@ -204,3 +204,23 @@ def test_a_ppn_still_being_rated_is_not_listed_again_at_the_next_meeting(hub: Hu
     rate(hub, tuesday, {first: ("RED", 4)})
     rate(hub, wednesday, {second: ("GREEN", 2)})
     assert (hub.view(first)["rag"], hub.view(second)["rag"]) == ("RED", "GREEN")
+
+
+def test_a_meeting_part_way_through_rating_finishes_after_the_service_restarts(hub: Hub) -> None:
+    """A restart between two ratings: the meeting still hears its last rating and ends (the
+    multi-instance activity is wired to its instances when a version is built, not only when
+    SpiffWorkflow creates an instance in this process)."""
+    from engine.service import Engine
+
+    first = ppn(hub, "2026-11-23T09:10:00Z", child={"name": "Ash One"})
+    second = ppn(hub, "2026-11-23T09:20:00Z", child={"name": "Bea Two"})
+    hub.advance(through="2026-11-23T10:00:00Z")
+    meeting = meeting_at(hub, "2026-11-23T10:00:00Z")
+    hub.complete(meeting, "hold_meeting", attendees="DC Sam Reed (police); MASH Team Manager")
+    tasks = {hub.engine.task_data(t["id"])["ppn"]["instance_id"]: t["id"]
+             for t in hub.tasks(meeting) if t["element_id"] == "rate_ppn"}
+    hub.engine.complete(tasks[first], {"rag": "GREEN", "threshold_level": 2}, "tester")
+    hub.engine = Engine(hub.store, hub.clock, hub.engine.processes)  # the service restarted
+    hub.engine.complete(tasks[second], {"rag": "AMBER", "threshold_level": 3}, "tester")
+    assert hub.view(meeting)["state"] == "completed"
+    assert (hub.view(first)["rag"], hub.view(second)["rag"]) == ("GREEN", "AMBER")

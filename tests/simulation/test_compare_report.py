@@ -113,7 +113,8 @@ def test_the_heat_maps_and_charts_draw_without_fetching_anything(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 800})
         page.goto(page_file.as_uri())
-        page.wait_for_function("document.querySelectorAll('[data-ready=true]').length === 4")
+        page.wait_for_function("document.querySelectorAll('[data-ready=true]').length === 4",
+                               timeout=60_000)  # four diagrams drawn; slow on a busy machine
         badges = page.eval_on_selector_all(".heat-badge", "els => els.map(e => e.textContent)")
         assert any(re.match(r"\d+ passed · median [\d.]+ (h|min) · 90% within", b) for b in badges)
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

@@ -78,6 +78,9 @@ def router(engine: Engine) -> APIRouter:
             problems = err.problems if isinstance(err, migration.PlanError) else [str(err)]
             return refused(engine, session, 422, "The case was not moved",
                            "; ".join(problems) + ". Map the elements with `mash migrate --map`.")
+        if report.refused:  # someone else moved it meanwhile
+            return refused(engine, session, 409, "The case was not moved",
+                           "; ".join(report.refused) + ".")
         [moved] = report.moved
         message = f"Moved to version {plan.target}: {moved.state}"
         return RedirectResponse(f"/incident-list?done={quote(message)}", status_code=303)
