@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 from .clock import iso_z
 from .store import deadlines, history, human_tasks, instances, notifications, process_versions
 
+# An instance's states other than `completed` (engine/store.py, instances.state).
+NOT_ENDED = ("running", "waiting", "incident")
+
 
 class NotFound(LookupError):
     pass
@@ -110,22 +113,41 @@ def open_tasks(conn: Connection, roles: set[str] | None = None) -> list[dict[str
 
 
 def deadline_list(conn: Connection, state: str, now: datetime,
-                  roles: set[str] | None = None) -> list[dict[str, Any]]:
-    """Deadlines due or breached; `roles`: only of instances where one of them has (had) a
-    task (None: every instance)."""
-    query = sa.select(deadlines).order_by(deadlines.c.due)
-    if roles is not None:
-        query = query.where(deadlines.c.instance_id.in_(
-            sa.select(human_tasks.c.instance_id).where(human_tasks.c.role.in_(sorted(roles)))))
+                  roles: set[str] | None = None,
+                  since: datetime | None = None) -> list[dict[str, Any]]:
+    """Deadlines due (not yet done, breached or cancelled) or breached (still open, and done
+    late: all, or only those done since `since`), by due instant; `roles`: only of instances
+    where one of them has (had) a task (None: every instance)."""
+    wheres: list[list[Any]]
     if state == "due":
-        query = query.where(deadlines.c.done_at.is_(None), deadlines.c.cancelled_at.is_(None),
-                            deadlines.c.breached_at.is_(None))
-    elif state == "breached":
-        query = query.where(deadlines.c.met.is_(False))
+        wheres = [[deadlines.c.done_at.is_(None), deadlines.c.cancelled_at.is_(None),
+                   deadlines.c.breached_at.is_(None)]]
+    elif state == "breached" and since is None:
+        wheres = [[deadlines.c.met.is_(False)]]
+    elif state == "breached":  # each part read from ix_deadlines_breached
+        wheres = [[deadlines.c.met.is_(False), deadlines.c.done_at.is_(None)],
+                  [deadlines.c.met.is_(False), deadlines.c.done_at >= since]]
     else:
         raise ValueError(f"state must be due or breached, not {state!r}")
+    rows: list[Any] = []
+    for where in wheres:
+        query = sa.select(deadlines.c.id, deadlines.c.instance_id, deadlines.c.name,
+                          deadlines.c.due, deadlines.c.done_at, deadlines.c.met).where(*where)
+        if roles is not None:
+            query = query.where(of_roles(roles))
+        rows += conn.execute(query.order_by(deadlines.c.due, deadlines.c.id)).all()
+    if len(wheres) > 1:
+        rows.sort(key=lambda r: (r.due, r.id))
     return [{"instance_id": r.instance_id, "name": r.name, "due": r.due, "done_at": r.done_at,
-             "met": r.met} for r in conn.execute(query)]
+             "met": r.met} for r in rows]
+
+
+def of_roles(roles: set[str]) -> Any:
+    """A deadline's instance has (had) a task of one of these roles: looked up per deadline
+    (ix_human_tasks_instance), so a role's list costs what it shows, not all its tasks ever."""
+    task = human_tasks.alias("role_task")  # (the query may join human_tasks itself)
+    return sa.exists().where(task.c.instance_id == deadlines.c.instance_id,
+                             task.c.role.in_(sorted(roles)))
 
 
 # -- contacts, their children and repeat contacts (issue 17) -------------------------------------
@@ -226,7 +248,7 @@ def running_versions(conn: Connection) -> list[dict[str, Any]]:
         sa.select(process_versions.c.process_id, process_versions.c.version,
                   process_versions.c.deployed_at, sa.func.count(instances.c.id).label("running"))
         .join(instances, instances.c.version_id == process_versions.c.id)
-        .where(instances.c.state != "completed")
+        .where(instances.c.state.in_(NOT_ENDED))  # (from ix_instances_state: flat with size)
         .group_by(process_versions.c.id, process_versions.c.process_id,
                   process_versions.c.version, process_versions.c.deployed_at)
         .order_by(process_versions.c.process_id, process_versions.c.version.desc())).all()

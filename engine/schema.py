@@ -40,6 +40,9 @@ def upgrade(engine: Engine, metadata: sa.MetaData, meta: sa.Table, version: int)
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         added = _add_missing(conn, metadata)
+        if any(line.startswith("index ") for line in added) and _holds_data(conn):
+            analyse(conn)  # the planner's figures for the new indexes
+            added.append("statistics refreshed")
         found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
         if found is None:
             conn.execute(meta.insert().values(key="schema", value=str(version)))
@@ -59,6 +62,36 @@ def upgrade(engine: Engine, metadata: sa.MetaData, meta: sa.Table, version: int)
     for line in added:
         log.info("schema: %s", line)
     return added
+
+
+# Fewer instances than this and any plan is quick: statistics are not worth refreshing.
+STATISTICS_FROM = 1000
+
+
+def refresh_statistics(engine: Engine) -> bool:
+    """Refresh the figures the query planner chooses indexes by (run as the service starts):
+    SQLite keeps none until asked (ANALYZE; approximate, so quick at any size), PostgreSQL
+    refreshes its own as tables grow and this brings them up to date at once. Skipped on a
+    small database. Returns whether it ran."""
+    with engine.begin() as conn:
+        if not _holds_data(conn):
+            return False
+        analyse(conn)
+    log.info("schema: statistics refreshed")
+    return True
+
+
+def analyse(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # rows read per index: bounded
+    conn.exec_driver_sql("ANALYZE")
+
+
+def _holds_data(conn: Connection) -> bool:
+    if not sa.inspect(conn).has_table("instances"):
+        return False
+    return conn.execute(sa.text("SELECT 1 FROM instances LIMIT 1 OFFSET :n"),
+                        {"n": STATISTICS_FROM - 1}).first() is not None
 
 
 def _add_missing(conn: Connection, metadata: sa.MetaData) -> list[str]:

@@ -27,6 +27,7 @@ from .clock import Clock, SystemClock, VirtualClock
 from .outbox import Mailer
 from .retention import daily as daily_retention
 from .scheduler import Wakeup
+from .schema import refresh_statistics
 from .service import Engine
 from .store import Store
 
@@ -72,6 +73,7 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
     edit by surprise: `mash deploy` does that, and the running service takes it up)."""
     store = Store(database_url)
     store.create()
+    refresh_statistics(store.engine)  # issue 20: plans stay flat as the database grows
     clock: Clock = VirtualClock(virtual_start) if virtual_start else SystemClock()
     engine = Engine(store, clock, processes)
     if deploy or (deploy is None and not engine.deployments.anything_deployed()):

@@ -350,6 +350,16 @@ sa.Index("ix_human_tasks_element_done", human_tasks.c.element_id, human_tasks.c.
          human_tasks.c.created_at, human_tasks.c.status)
 sa.Index("ix_instances_process_started", instances.c.process_id, instances.c.started_at)
 
+# Flat with size (issue 20): the PPN meeting's contacts waiting for it and its meetings under
+# way, the deadlines not yet done and those breached, each read from an index that holds just
+# those rows first, whatever the number of instances stored (engine/schema.py adds them to an
+# existing database and refreshes the statistics the planner chooses by).
+sa.Index("ix_instances_waiting", instances.c.waiting_for, instances.c.state, instances.c.started_at)
+sa.Index("ix_instances_process_state", instances.c.process_id, instances.c.state)
+sa.Index("ix_deadlines_pending", deadlines.c.done_at, deadlines.c.cancelled_at,
+         deadlines.c.breached_at, deadlines.c.due)
+sa.Index("ix_deadlines_breached", deadlines.c.met, deadlines.c.done_at)
+
 
 def _sqlite_synchronous() -> str:
     """FULL by default: a commit is on disk before the caller hears "accepted", even across a

@@ -8,9 +8,13 @@ that rating to its contact, which carries on from Step 4 with it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from engine.clock import iso_z
+from engine.queries import NOT_ENDED
 from engine.registry import HandlerContext, HandlerError, handler
 from engine.store import instances
 
@@ -19,18 +23,10 @@ MESSAGE = "ppn_rated"
 
 @handler("gather_ppns", sets=("refers_to", "ppns", "meeting_at"))
 def gather_ppns(task: HandlerContext) -> None:
-    message = task.properties.get("message", MESSAGE)
     conn = task.services.connection
-    rows = conn.execute(
-        sa.select(instances.c.id, instances.c.summary, instances.c.reference)
-        .where(instances.c.waiting_for == message, instances.c.state == "waiting")
-        .order_by(instances.c.started_at)).all()
+    rows = waiting_ppns(conn, task.properties.get("message", MESSAGE))
     # A PPN already listed at a meeting still under way is that meeting's, not this one's.
-    listed = {ppn for (summary,) in conn.execute(
-        sa.select(instances.c.summary).where(instances.c.process_id == task.process_id,
-                                             instances.c.state != "completed",
-                                             instances.c.id != task.instance_id))
-        for ppn in (summary or {}).get("refers_to", [])}
+    listed = listed_elsewhere(conn, task.process_id, task.instance_id)
     rows = [row for row in rows if row.id not in listed]
     task.data["refers_to"] = [row.id for row in rows]
     task.data["ppns"] = [{
@@ -40,6 +36,24 @@ def gather_ppns(task: HandlerContext) -> None:
         "received_at": (row.summary or {}).get("received_at"),
     } for row in rows]
     task.data["meeting_at"] = iso_z(task.now)
+
+
+def waiting_ppns(conn: Connection, message: str) -> list[Any]:
+    """The contacts waiting for the meeting's rating now, the earliest first."""
+    return list(conn.execute(
+        sa.select(instances.c.id, instances.c.summary, instances.c.reference)
+        .where(instances.c.waiting_for == message, instances.c.state == "waiting")
+        .order_by(instances.c.started_at)).all())
+
+
+def listed_elsewhere(conn: Connection, process_id: str, instance_id: str) -> set[str]:
+    """The PPNs listed at the other meetings (of `process_id`) still under way (read from
+    ix_instances_process_state: a meeting a day for years stays a few rows)."""
+    return {ppn for (summary,) in conn.execute(
+        sa.select(instances.c.summary).where(instances.c.process_id == process_id,
+                                             instances.c.state.in_(NOT_ENDED),
+                                             instances.c.id != instance_id))
+        for ppn in (summary or {}).get("refers_to", [])}
 
 
 @handler("release_ppn")

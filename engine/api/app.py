@@ -326,12 +326,21 @@ def create_app(engine: Engine, virtual_clock: bool = False,
         })
 
     @app.get("/deadlines")
-    def list_deadlines(state: str = Query(...), who: Caller = Depends(caller)) -> Any:
+    def list_deadlines(state: str = Query(...), since: str | None = None,
+                       who: Caller = Depends(caller)) -> Any:
         if state not in ("due", "breached"):
             raise Refused(422, "state", "must be due or breached")
+        done_since = None
+        if since is not None:  # breached: the still open, and those done late since then
+            try:
+                done_since = as_utc(datetime.fromisoformat(since))
+            except ValueError:
+                raise Refused(422, "since", "must be an instant in ISO 8601, e.g. "
+                              "2026-11-23T09:00:00Z") from None
         with engine.store.reading() as conn:  # a role sees the deadlines of its instances
             return jsonable(queries.deadline_list(conn, state, engine.clock.now(),
-                                                  roles=None if who.admin else set(who.roles)))
+                                                  roles=None if who.admin else set(who.roles),
+                                                  since=done_since))
 
     @app.post("/deploy")
     def deploy(who: Caller = Depends(caller)) -> Any:

@@ -431,7 +431,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         summary="Deadlines due or breached",
         ok=("200", "The deadlines, soonest first.", _list("DeadlineEntry")),
         who="any role: the deadlines of instances its roles have a task in (admin: all)",
-        codes={"422": "`state` is not due or breached"}),
+        codes={"422": "`state` is not due or breached, or `since` is not an instant with "
+                      "its offset"}),
     ("post", "/deploy"): dict(
         summary="Deploy the processes folder", ok=("200", "Each process: its version, new or "
                                                            "unchanged.",

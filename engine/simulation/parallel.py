@@ -25,14 +25,25 @@ from .runner import Simulation
 from .scenario import Disagreement, Scenario, ScenarioError
 
 SHARD_FROM = 400  # fewer contacts than this are not worth the start-up of more processes
+PER_SHARD = 200  # nor are shards of fewer contacts than this
 
 _progress: Any = None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or `taskset`'s
+    share, not the machine's count), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def shard_count(scenario: Scenario) -> int:
+    """One process per usable core, each with at least PER_SHARD contacts."""
     if len(scenario.contacts) < SHARD_FROM:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(usable_cores(), len(scenario.contacts) // PER_SHARD))
 
 
 def _same_child(scenario: Scenario) -> list[int]:

@@ -116,7 +116,10 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                            "met": d.met})
         for n in conn.execute(sa.select(notifications.c.instance_id, notifications.c.kind,
                                         notifications.c.recipient, notifications.c.created_at)
-                              .order_by(notifications.c.created_at, notifications.c.id)):
+                              # (ties by what they are, not by their random ids: the
+                              # same scenario gives the same report, issue 20)
+                              .order_by(notifications.c.created_at, notifications.c.kind,
+                                        notifications.c.recipient)):
             if n.instance_id in wanted:
                 sent[n.instance_id].append({"kind": n.kind, "to": n.recipient,
                                             "sent_at": _z(n.created_at)})

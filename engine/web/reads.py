@@ -8,6 +8,7 @@ instances where its roles have a task, and `admin` sees everything.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from .. import queries
 from ..api.auth import Caller
+from ..queries import of_roles
 from ..store import deadlines, human_tasks, instances
 
 
@@ -68,10 +70,13 @@ def may_see_instance(conn: Connection, caller: Caller, instance_id: str) -> bool
 record_view = queries.record_view  # reading a case is audited, as GET /instances/{id} does
 
 
-def board_deadlines(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
-    """Every deadline not cancelled on an instance the caller may see, with the role of the
-    task it runs on (None when it runs on something that is not a person's task: see
-    `lanes`), the instance's RAG and whom it is about."""
+def board_deadlines(conn: Connection, caller: Caller, done_since: datetime
+                    ) -> list[dict[str, Any]]:
+    """The deadlines the board can show on instances the caller may see: those not yet done
+    (neither done nor cancelled) and those done late since `done_since`; each with the role
+    of the task it runs on (None when it runs on something that is not a person's task: see
+    `lanes`), the instance's RAG and whom it is about. Each part is read from an index that
+    holds just its rows (engine/store.py), so the board costs what it shows."""
     query = sa.select(
         deadlines.c.instance_id, deadlines.c.name, deadlines.c.element_id,
         deadlines.c.started_at, deadlines.c.due,
@@ -82,10 +87,12 @@ def board_deadlines(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
         instances.c.version_id, instances.c.process_id,
     ).join(instances, instances.c.id == deadlines.c.instance_id)\
         .outerjoin(human_tasks, human_tasks.c.id == deadlines.c.activity_task_id)\
-        .where(deadlines.c.cancelled_at.is_(None))\
-        .order_by(deadlines.c.due)
+        .where(deadlines.c.cancelled_at.is_(None))
     if not caller.admin:
-        mine = sa.select(human_tasks.c.instance_id).where(
-            human_tasks.c.role.in_(sorted(caller.roles)))
-        query = query.where(deadlines.c.instance_id.in_(mine))
-    return [dict(r._mapping) for r in conn.execute(query)]
+        query = query.where(of_roles(set(caller.roles)))
+    found = [dict(r._mapping) for part in (
+        query.where(deadlines.c.done_at.is_(None)),
+        query.where(deadlines.c.met.is_(False), deadlines.c.done_at >= done_since),
+    ) for r in conn.execute(part)]
+    found.sort(key=lambda d: d["due"])
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..api.auth import Caller
@@ -16,6 +16,8 @@ from .timing import Calendar, TimeLeft
 
 RAGS = ("RED", "AMBER", "GREEN")
 NO_ROLE = "Not a person's task"
+# The board lists a deadline done late for this long after it was done (still open: always).
+DONE_LATE_SHOWN = timedelta(days=7)
 
 
 @dataclass

@@ -173,6 +173,13 @@ def test_deadlines_due_and_breached_as_the_virtual_clock_moves(service: Service)
     assert moved.json() == {"now": "2026-11-25T09:00:00Z"}
     breached = service.call("bsio", "GET", "/deadlines", params={"state": "breached"}).json()
     assert [(b["name"], b["met"]) for b in breached] == [("decision", False)]
+    # since: still open breached deadlines always, those done late only since then
+    since = service.call("bsio", "GET", "/deadlines",
+                         params={"state": "breached", "since": "2026-11-25T09:00:00Z"}).json()
+    assert since == breached
+    naive = service.call("bsio", "GET", "/deadlines",
+                         params={"state": "breached", "since": "2026-11-25T09:00:00"})
+    assert naive.status_code == 422 and "since" in naive.text
     assert service.call("admin", "POST", "/clock/advance", json={"by": "later"}).status_code == 422
 
 

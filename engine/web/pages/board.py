@@ -29,7 +29,8 @@ def router(engine: Engine) -> APIRouter:
     def deadlines_board(role: str | None = None, rag: str | None = None,
                         session: Session = Depends(signed_in)) -> Response:
         with engine.store.reading() as conn:
-            found = reads.board_deadlines(conn, session.caller)
+            found = reads.board_deadlines(conn, session.caller,
+                                          engine.clock.now() - views.DONE_LATE_SHOWN)
             holding = reads.open_tasks_of(conn, {r["instance_id"] for r in found
                                                  if r["role"] is None and r["done_at"] is None})
         for row in found:
@@ -53,7 +54,8 @@ def router(engine: Engine) -> APIRouter:
             running = queries.running_versions(conn)
         for incident in stopped:
             incident["since_text"] = timing.local(incident["since"], engine.calendar.zone)
-        return page("board.html", board=board, role=role or "", rag=rag or "",
+        return page("board.html", board=board, done_late_days=views.DONE_LATE_SHOWN.days,
+                    role=role or "", rag=rag or "",
                     rags=(*views.RAGS, "Not rated"), versions=versions,
                     running=[{**r, "deployed": timing.local(r["deployed_at"], engine.calendar.zone)}
                              for r in running],
