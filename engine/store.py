@@ -8,6 +8,8 @@ open tasks, deadlines, history and outbox commit together or not at all.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -371,6 +373,23 @@ def _sqlite_synchronous() -> str:
     return value
 
 
+def _wal(cursor: Any) -> None:
+    """Write-ahead logging, once per database file. Switching a new file to WAL takes an
+    exclusive lock and SQLite answers "database is locked" at once, without its busy
+    handler, to another connection doing the same (services starting together on a new
+    file): wait for the first to finish instead."""
+    for attempt in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == 199:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str, synchronous: str | None = None) -> Engine:
     """An SQLAlchemy engine for `url`, with SQLite made safe for a durable service.
     `synchronous`: SQLite's setting for this database (default from the environment).
@@ -391,7 +410,7 @@ def make_engine(url: str, synchronous: str | None = None) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             if url not in ("sqlite://", "sqlite:///:memory:"):
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _wal(cursor)
                 # Checkpoint the log into the database every ~40 MB rather than every 4 MB:
                 # fewer, larger checkpoints; commits stay small appends to the log.
                 cursor.execute("PRAGMA wal_autocheckpoint=10000")
