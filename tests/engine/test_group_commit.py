@@ -110,12 +110,16 @@ def test_a_command_that_fails_rolls_back_only_itself(tmp_path: Path) -> None:
         return "ok"
 
     results = _run_together(4, work)
-    # The failing command's caller heard its failure, with the batch before it committed
-    # (a racing retry of one idempotency key finds the first answer there); its own row is
-    # not kept; the others were answered.
-    assert results == ["ok", "ok", ["k0", "k1"], "ok"]
+    # The others were answered and kept; the failing command's row is not. Its caller heard
+    # the failure with the batch before it committed (a racing retry of one idempotency key
+    # finds the first answer there): at least the first command, which held the writer
+    # while the others queued. (Which of the queued ones ran before it is the lock's
+    # choice.)
+    assert [results[0], results[1], results[3]] == ["ok", "ok", "ok"]
+    seen = results[2]
+    assert isinstance(seen, list) and "k0" in seen and "k2" not in seen
     assert keys() == ["k0", "k1", "k3"]
-    assert store.group.commits - before == 2  # k0 and k1 together, then k3
+    assert 1 <= store.group.commits - before <= 2  # shared: fewer commits than commands
     store.dispose()
 
 
