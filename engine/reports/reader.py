@@ -3,6 +3,7 @@ reading transaction each, on the engine's database, calendar and deployed diagra
 
 from __future__ import annotations
 
+import threading
 import weakref
 from datetime import datetime
 from pathlib import PurePath
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from ..deployments import UnknownProcess
 from ..service import Engine
 from ..store import process_versions
-from . import heatmap, register, timeliness
+from . import heatmap, register, steps, timeliness
 from .period import Filters, Period, filters_from, period_from
 from .timescales import Timescales
 
@@ -32,6 +33,9 @@ class Reports:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.timescales = Timescales(engine.deployments, engine.calendar)
+        # The heat map's figures of closed days, per question (engine/reports/steps.py).
+        self._memos: dict[steps.Question, steps.DayMemo] = {}
+        self._lock = threading.Lock()
 
     @property
     def zone(self) -> Any:
@@ -84,10 +88,13 @@ class Reports:
         elements = heatmap.elements_of(models)
         with self.engine.store.reading() as conn:
             roots = heatmap.roots_using(conn, self.engine.deployments, {m.id for m in models})
-            found = heatmap.samples(conn, self.engine.calendar, elements,
-                                    heatmap.flows_of(models), roots,
-                                    period.start if period else None,
-                                    period.end if period else None)
+            asked = heatmap.question(elements, heatmap.flows_of(models), roots)
+            with self._lock:
+                memo = steps.for_question(self._memos, asked, self.zone,
+                                          conn.dialect.name == "sqlite")
+            found = heatmap.as_samples(steps.period_figures(
+                conn, self.engine.calendar, memo, self.now(),
+                period.start if period else None, period.end if period else None))
         return {"process": process_id, "name": version.models[process_id].name,
                 "version": version.number, "version_id": version.id, "file": file,
                 "period": period.as_dict() if period else None,
