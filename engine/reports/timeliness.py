@@ -9,7 +9,7 @@ the engine keeps beside each), deadlines and human tasks; nothing is counted twi
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..store import children, deadlines, human_tasks, instances
+from ..working_time import micros
 from . import stats
 from .period import CHANNELS, NOT_RATED, RAGS, Filters, Period
 from .rows import driver_rows
@@ -48,7 +49,11 @@ class Contact:
     outcome: str | None
     flags: list[str]
     team: str | None
-    summary: dict[str, Any] = field(repr=False)  # the whole summary: for the register only
+    # for the register only: REGISTER_NAMES and the source's kind and agency
+    summary: dict[str, Any] = field(repr=False)
+
+
+REGISTER_NAMES = ("child_id", "child_dob", "child_name")  # of the summary (strings or null)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -118,8 +123,9 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
                summary["received_at"].as_string().label("received"),
                summary["channel"].as_string().label("channel"),
                summary["team"].as_string().label("team")]
-    if full:
-        columns.append(summary)
+    if full:  # (the register's few names, taken in SQL: no summary parsed per contact)
+        columns += [summary[name].as_string() for name in REGISTER_NAMES]
+        columns += [summary[("source", name)].as_string() for name in ("kind", "agency")]
     found = []
     start, end = period.start, period.end
     for r in driver_rows(conn, sa.select(*columns).where(*chosen.conditions)):
@@ -129,11 +135,13 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
         if not start <= received < end:
             chosen.left_out.add(instance_id)
             continue
-        summary = r[10] if full else {}
+        if full:
+            kept = dict(zip(REGISTER_NAMES, r[10:13], strict=True))
+            kept["source"] = {"kind": r[13], "agency": r[14]}
         found.append(Contact(
             instance_id, reference, version_id, received, channel, rag, outcome,
             ["re_referral"] if flags and '"re_referral"' in flags else [], team,
-            (json.loads(summary) if isinstance(summary, str) else summary or {})))
+            kept if full else {}))
     found.sort(key=lambda c: (c.received_at, c.id))
     return found, chosen
 
@@ -210,7 +218,7 @@ def tally(conn: Connection, conditions: list[Any], now: datetime) -> Tally:
         .group_by(deadlines.c.name, deadlines.c.element_id, instances.c.version_id,
                   instances.c.rag, status, due, done)
     found = Tally([], [])
-    for name, element_id, version_id, rag, kind, due_at, done_at, count in conn.execute(query):
+    for name, element_id, version_id, rag, kind, due_at, done_at, count in driver_rows(conn, query):
         found.counts.append((name, element_id, version_id, rag, kind, count))
         if kind in ("late", "late_open"):
             for _ in range(count):
@@ -330,8 +338,13 @@ def received(found: list[Contact], period: Period) -> dict[str, Any]:
         channels.append("other")
     by_day: dict[date, Counter[str]] = {period.first + timedelta(days=i): Counter()
                                         for i in range(period.days)}
+    # (the local day by the UTC instants of the period's midnights: no conversion a contact)
+    midnights = [micros(period.start)] + [
+        micros(datetime.combine(d + timedelta(days=1), datetime.min.time(), period.zone))
+        for d in by_day]
+    days = list(by_day)
     for c in found:
-        day = c.received_at.astimezone(period.zone).date()
+        day = days[bisect_right(midnights, micros(c.received_at)) - 1]
         by_day[day][c.channel if c.channel in CHANNELS else "other"] += 1
     by_week: dict[date, Counter[str]] = {monday: Counter() for monday in _weeks(period)}
     for day, counts in by_day.items():
