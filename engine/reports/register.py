@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from ..store import deadlines, instances
 from .period import Filters, Period
 from .rows import driver_rows
-from .timeliness import Chosen, Contact, _utc, contacts
+from .timeliness import CONTACT_PROCESS, Chosen, Contact, _utc, contacts
 
 COLUMNS = (
     ("child_reference", "Child reference"),
@@ -75,20 +75,30 @@ def register(conn: Connection, period: Period, filters: Filters, names: bool) ->
     """The register rows, oldest contact first. `names`: include the child's name (the
     caller's role must allow it: see `engine.reports.may_see_names`)."""
     found, chosen = contacts(conn, period, filters, full=True)
-    due = decisions(conn, chosen)
+    due = decisions(conn, chosen, {c.id for c in found})
     columns = list(COLUMNS) + ([NAME_COLUMN] if names else [])
     rows = [_row(c, due.get(c.id), period, names) for c in found]
     return Register(columns, rows)
 
 
-def decisions(conn: Connection, chosen: Chosen) -> dict[str, tuple[datetime | None, bool | None]]:
-    """Per chosen contact, its decision deadline (not cancelled): when done and whether met."""
+def decisions(conn: Connection, chosen: Chosen, ids: set[str]
+              ) -> dict[str, tuple[datetime | None, bool | None]]:
+    """Per chosen contact (`ids`), its decision deadline (not cancelled): when done and
+    whether met. (Read by the contacts' span of start times, through its index, then kept by
+    id: cheaper than asking the conditions that chose them of each row again.)"""
+    if chosen.started is None:
+        return {}
     d = deadlines.c
     query = sa.select(d.instance_id, d.done_at, d.met)\
         .join(instances, instances.c.id == d.instance_id)\
-        .where(*chosen.where(), d.name == DECISION, d.cancelled_at.is_(None))
+        .where(instances.c.process_id == CONTACT_PROCESS,
+               instances.c.started_at >= chosen.started[0],
+               instances.c.started_at <= chosen.started[1],
+               d.name == DECISION, d.cancelled_at.is_(None))
     found: dict[str, tuple[datetime | None, bool | None]] = {}
     for instance_id, done_at, met in driver_rows(conn, query):
+        if instance_id not in ids:
+            continue
         # (the first, as ever: a contact has one decision deadline that is not cancelled)
         found.setdefault(instance_id, (_utc(done_at) if done_at is not None else None,
                                        None if met is None else bool(met)))
@@ -108,7 +118,7 @@ def _row(c: Contact, decision: tuple[datetime | None, bool | None] | None, perio
     row = {
         "child_reference": c.summary.get("child_id") or c.reference or c.id,
         "age_band": age_band(c.summary.get("child_dob"), local.date()),
-        "contact_date": local.date().isoformat(), "contact_time": local.strftime("%H:%M"),
+        "contact_date": local.date().isoformat(), "contact_time": f"{local.hour:02d}:{local.minute:02d}",
         "source": source(c.summary), "channel": c.channel or "",
         "rag": c.rag or "Not rated",
         "decision_date": decided.astimezone(period.zone).date().isoformat() if decided else "",

@@ -78,6 +78,8 @@ class Chosen:
 
     conditions: list[Any]
     left_out: set[str]
+    # the earliest and latest start of the contacts kept (None: none kept)
+    started: tuple[datetime, datetime] | None = None
 
     def where(self) -> list[Any]:
         if not self.left_out:
@@ -128,6 +130,7 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
         columns += [summary[("source", name)].as_string() for name in ("kind", "agency")]
     found = []
     start, end = period.start, period.end
+    first_started = last_started = None
     for r in driver_rows(conn, sa.select(*columns).where(*chosen.conditions)):
         (instance_id, reference, version_id, started_at, outcome, rag, flags, received_text,
          channel, team) = r[:10]
@@ -135,6 +138,10 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
         if not start <= received < end:
             chosen.left_out.add(instance_id)
             continue
+        if first_started is None or started_at < first_started:
+            first_started = started_at
+        if last_started is None or started_at > last_started:
+            last_started = started_at
         if full:
             kept = dict(zip(REGISTER_NAMES, r[10:13], strict=True))
             kept["source"] = {"kind": r[13], "agency": r[14]}
@@ -143,6 +150,8 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
             ["re_referral"] if flags and '"re_referral"' in flags else [], team,
             kept if full else {}))
     found.sort(key=lambda c: (c.received_at, c.id))
+    if first_started is not None:
+        chosen.started = (_utc(first_started), _utc(last_started))
     return found, chosen
 
 
