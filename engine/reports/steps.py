@@ -126,20 +126,19 @@ def _as_time(at: int) -> datetime:
 def _of_roots(query: Any, instance_id: Any, roots: tuple[str, ...] | None) -> Any:
     if roots is None:
         return query
-    return query.where(instance_id.in_(sa.select(instances.c.id)
-                                       .where(instances.c.process_id.in_(roots))))
+    return query.join(instances, instances.c.id == instance_id)\
+        .where(instances.c.process_id.in_(roots))
 
 
 def _steps(conn: Connection, question: Question, start: int | None, end: int | None,
            bucket: Callable[[Any], int], days: Calendar, found: Days) -> None:
     h = history.c
-    ids = set(question.ids)
     sources = dict(question.sources)
-    # Every step of the instances with a step in the period, up to its end, by instance and
-    # element in time order (the instance-element-time index, read alone): those before the
-    # start too, for an instance's earlier day on an element and the step before a wait.
-    steps = _of_roots(sa.select(h.instance_id, h.element_id, h.at), h.instance_id,
-                      question.roots)
+    # Every step on these elements of the instances with a step in the period, up to its end,
+    # by element and time (the element-time index, read alone): those before the start too,
+    # for an instance's earlier day on an element and the step before a wait.
+    steps = _of_roots(sa.select(h.element_id, h.at, h.instance_id), h.instance_id,
+                      question.roots).where(h.element_id.in_(question.ids))
     waits = _of_roots(sa.select(h.instance_id, h.element_id, h.at, h.flow_id), h.instance_id,
                       question.roots)\
         .where(h.element_id.in_(sorted(question.waiting)), h.action == "completed",
@@ -148,28 +147,27 @@ def _steps(conn: Connection, question: Question, start: int | None, end: int | N
         steps = steps.where(h.at < _as_time(end))
         waits = waits.where(h.at < _as_time(end))
     if start is not None:
-        # (the instances with a step in the period: found through the element-time index)
+        # (the instances with a step in the period: found through the same index)
         active = sa.select(history.c.instance_id).where(
             history.c.element_id.in_(question.ids), history.c.at >= _as_time(start),
             *([history.c.at < _as_time(end)] if end is not None else [])).distinct()
         steps = steps.where(h.instance_id.in_(active))
         waits = waits.where(h.at >= _as_time(start))
-    steps = steps.order_by(h.instance_id, h.element_id, h.at)
+    rows = driver_rows(conn, steps.order_by(h.element_id, h.at))
     waited = driver_rows(conn, waits) if question.waiting and sources else []
     # the elements the waits were left from: their steps are kept as they pass
     from_source = {sources[f] for _, _, _, f in waited if f in sources}
     low = days.raw(start) if start is not None else None
     at_source: dict[tuple[str, str], list[Any]] = defaultdict(list)
     search, midnights = bisect_right, days._midnights
-    instance: Any = None
     element: Any = None
-    last: int | None = None
-    for instance_id, element_id, at in driver_rows(conn, steps):
-        if element_id != element or instance_id != instance:
-            if element_id not in ids:
-                continue
-            instance, element, last = instance_id, element_id, None
-        if element_id in from_source:
+    last_day: dict[str, int] = {}  # of the element: instance -> the last day it had a step
+    keep = False
+    for element_id, at, instance_id in rows:
+        if element_id != element:
+            element, last_day = element_id, {}
+            keep = element_id in from_source
+        if keep:
             at_source[instance_id, element_id].append(at)
         i = search(midnights, at) - 1  # (the calendar's bucket, inline: 800,000 calls)
         if bucket is days and 0 <= i < len(midnights) - 1:
@@ -177,13 +175,14 @@ def _steps(conn: Connection, question: Question, start: int | None, end: int | N
         else:
             day = bucket(at)
             midnights = days._midnights
+        last = last_day.get(instance_id)
         if day != last:
             if low is None or at >= low:  # (before the period: only its day is noted)
                 part = found[day][element_id]
                 part.first += 1
                 if last is not None:
                     part.before.append(last)
-            last = day
+            last_day[instance_id] = day
     for instance_id, element_id, at, flow_id in waited:
         source = sources.get(flow_id)
         # The last step of the flow's source in the same instance, up to this one.
