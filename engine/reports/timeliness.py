@@ -58,6 +58,12 @@ REGISTER_NAMES = ("child_id", "child_dob", "child_name")  # of the summary (stri
 
 def _instant(value: Any) -> datetime | None:
     if isinstance(value, str):
+        if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+            # (as the API writes them, 2026-01-05T01:38:03Z: read without making a zone each)
+            try:
+                return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+            except ValueError:
+                return None
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
