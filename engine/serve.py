@@ -25,6 +25,7 @@ from . import incidents
 from .api.app import create_app
 from .clock import Clock, SystemClock, VirtualClock
 from .outbox import Mailer
+from .reports import reader as reports
 from .retention import daily as daily_retention
 from .scheduler import Wakeup
 from .schema import refresh_statistics
@@ -92,6 +93,7 @@ def build(processes: Path, database_url: str, virtual_start: datetime | None = N
             parts["wakeup"] = Wakeup(engine)
             parts["wakeup"].start()  # fires at once what fell due while the service was down
             parts["retention"] = daily_retention(engine)  # engine/retention.py, once a day
+            reports.warm(engine)  # the heat maps' closed days, before a manager asks
         else:  # the virtual clock starts where it was told: what is due by then fires now
             engine.run_until(engine.clock.now())
         if not smtp_url:

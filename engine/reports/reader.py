@@ -3,6 +3,7 @@ reading transaction each, on the engine's database, calendar and deployed diagra
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from . import heatmap, register, steps, timeliness
 from .period import Filters, Period, filters_from, period_from
 from .timescales import Timescales
 
+log = logging.getLogger(__name__)
+
 _readers: weakref.WeakKeyDictionary[Engine, Reports] = weakref.WeakKeyDictionary()
 
 
@@ -30,6 +33,24 @@ def reports_for(engine: Engine) -> Reports:
     if found is None:
         found = _readers[engine] = Reports(engine)
     return found
+
+
+def warm(engine: Engine) -> threading.Thread:
+    """Read the history of each diagram's heat map into its memo of closed days, in the
+    background: the first manager to open a heat map after a start would otherwise wait
+    while a year of history is read (seconds). What it reads is what a page would."""
+
+    def run() -> None:
+        reports = reports_for(engine)
+        for process in reports.processes():
+            try:
+                reports.heatmap(process["process"], reports.period())
+            except Exception:  # a page asked later reads it then, and says what is wrong
+                log.exception("reading the heat map of %s ahead failed", process["process"])
+
+    thread = threading.Thread(target=run, name="mash-heat-map-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 class Reports:

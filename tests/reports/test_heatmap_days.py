@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.calendar import WorkingCalendar
-from engine.reports import heatmap, steps
+from engine.reports import heatmap, reader, steps
 from engine.reports.reader import reports_for
 from engine.store import history, human_tasks, instances
 from tests.reports.history import Week
@@ -169,6 +169,23 @@ def test_the_memo_catches_up_as_days_close_and_rebuilds_on_a_step_in_a_closed_da
     days = reports.period("2026-11-24", "2026-11-26")  # C, D and A (on two days): three
     assert _memoised(week, "first_response", days.start, days.end)[
         "look_up_case_records"][0] == 3
+
+
+def test_a_service_reads_the_heat_maps_ahead_so_a_first_page_reads_no_closed_day(
+        week: Week) -> None:
+    engine = week.hub.engine
+    reports = reports_for(engine)
+    reports._memos.clear()  # as after a start
+    reader.warm(engine).join(timeout=120)
+    memos = {memo.question: memo for memo in reports._memos.values()}
+    assert len(memos) == len(reports.processes())  # one per diagram with a page
+    first = memos[heatmap.question(*_question(week, "first_response"))]
+    settled = (week.hub.now() - steps.SETTLE).astimezone(engine.calendar.zone)
+    assert first.closed == settled.toordinal() and first.days  # every day ended by now
+    held = dict(first.days)
+    assert _check_every_period(week)  # pages asked now give what the rows say...
+    assert all(first.days[day] is parts for day, parts in held.items())  # ...from the days
+    # read ahead, not read again
 
 
 def test_a_day_is_counted_once_and_earlier_days_within_the_period_are_taken_off() -> None:
