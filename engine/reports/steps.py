@@ -35,6 +35,7 @@ from ..store import history, human_tasks, instances
 from ..working_time import _NAIVE_EPOCH, EPOCH, micros, working_time
 from .rows import driver_rows
 
+FEW = 500  # instances in a period read by their ids (more: through the element-time index)
 SETTLE = timedelta(hours=1)  # a day is closed once it ended this long ago
 _DAY = 86_400_000_000
 
@@ -148,12 +149,22 @@ def _steps(conn: Connection, question: Question, start: int | None, end: int | N
         waits = waits.where(h.at < _as_time(end))
     if start is not None:
         # (the instances with a step in the period: found through the same index)
-        active = sa.select(history.c.instance_id).where(
+        active: Any = sa.select(history.c.instance_id).where(
             history.c.element_id.in_(question.ids), history.c.at >= _as_time(start),
             *([history.c.at < _as_time(end)] if end is not None else [])).distinct()
+        few = [i for (i,) in driver_rows(conn, active.limit(FEW + 1))]
         steps = steps.where(h.instance_id.in_(active))
         waits = waits.where(h.at >= _as_time(start))
-    rows = driver_rows(conn, steps.order_by(h.element_id, h.at))
+    if start is not None and len(few) <= FEW:
+        # Few instances (today's, say): their steps read by instance (ix_history_instance),
+        # not by element over all time, which a database of years makes slow.
+        wanted, high = set(question.ids), days.raw(end) if end is not None else None
+        rows = sorted((r for r in driver_rows(conn, _of_roots(
+            sa.select(h.element_id, h.at, h.instance_id), h.instance_id, question.roots)
+            .where(h.instance_id.in_(few)))
+            if r[0] in wanted and (high is None or r[1] < high)), key=lambda r: (r[0], r[1]))
+    else:
+        rows = driver_rows(conn, steps.order_by(h.element_id, h.at))
     waited = driver_rows(conn, waits) if question.waiting and sources else []
     # the elements the waits were left from: their steps are kept as they pass
     from_source = {sources[f] for _, _, _, f in waited if f in sources}

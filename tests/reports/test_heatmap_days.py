@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -139,6 +140,15 @@ def test_every_period_of_the_week_as_the_sql_reading_gave(week: Week) -> None:
     # the days before today's (less an hour) are held, and were read once
     memo = next(iter(reports_for(week.hub.engine)._memos.values()))
     assert memo.closed == date(2026, 12, 2).toordinal() and memo.days
+
+
+def test_every_period_as_the_sql_reading_gave_when_many_instances_are_read_by_element(
+        week: Week, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A period's instances are read by id when few (as the week's always are), else through
+    # the element-time index: the same figures either way.
+    monkeypatch.setattr(steps, "FEW", 0)
+    reports_for(week.hub.engine)._memos.clear()
+    assert _check_every_period(week)
 
 
 def test_the_memo_catches_up_as_days_close_and_rebuilds_on_a_step_in_a_closed_day(
