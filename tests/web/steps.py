@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+import pytest
 from playwright.sync_api import Page
 
 from tests.web.conftest import Hub
@@ -31,6 +32,34 @@ def marked(page: Page, marker: str) -> set[str]:
     ids: list[str] = page.eval_on_selector_all(
         f".djs-element.{marker}", "els => els.map(e => e.dataset.elementId)")
     return set(ids)
+
+
+def diagram_scale(page: Page) -> float:
+    """The drawn diagram's zoom: the scale of bpmn-js's viewport."""
+    scale: float = page.eval_on_selector(
+        "#diagram svg .viewport", "g => g.transform.baseVal.consolidate().matrix.a")
+    return scale
+
+
+def check_zoom(page: Page) -> None:
+    """The diagram's zoom buttons and keys (engine/web/static/diagram.js) do what they say."""
+    before = diagram_scale(page)
+    page.get_by_role("button", name="Zoom in").click()
+    assert diagram_scale(page) == pytest.approx(before * 1.25, rel=1e-3)
+    page.get_by_role("button", name="Zoom out").click()
+    assert diagram_scale(page) == pytest.approx(before, rel=1e-3)
+    page.locator("#diagram").focus()
+    page.keyboard.press("+")
+    assert diagram_scale(page) == pytest.approx(before * 1.25, rel=1e-3)
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert diagram_scale(page) == pytest.approx(before / 1.25, rel=1e-3)
+    page.get_by_role("button", name="Fit to screen").click()
+    fitted = diagram_scale(page)
+    page.locator("#diagram").focus()
+    page.keyboard.press("+")
+    page.keyboard.press("0")
+    assert diagram_scale(page) == pytest.approx(fitted, rel=1e-3)
 
 
 def open_case(page: Page, instance_id: str) -> None:

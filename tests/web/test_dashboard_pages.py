@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.web.browser import new_page, screenshot, sign_in
 from tests.web.conftest import Hub
-from tests.web.steps import new_case, open_case
+from tests.web.steps import check_zoom, new_case, open_case
 from tests.web.test_accessibility import axe_source, check_page  # noqa: F401 (a fixture)
 
 
@@ -38,6 +38,7 @@ def test_the_dashboard_and_heat_maps_meet_wcag_and_show_the_numbers(
     expect(page.locator("#heat-table")).to_contain_text("Verification")
     check_page(page, axe_source, "heat map")
     screenshot(page, "heatmap.png")
+    check_zoom(page)
 
     open_case(page, instance_id)
     page.get_by_role("button", name="Show where contacts wait").click()

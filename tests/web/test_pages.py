@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.web.browser import new_page, screenshot, sign_in
 from tests.web.conftest import Hub
 from tests.web.drive import deadline_running_before, drive, instance
-from tests.web.steps import fill_brag, marked, new_case, open_case, path_of, submit
+from tests.web.steps import check_zoom, fill_brag, marked, new_case, open_case, path_of, submit
 
 
 def test_every_page_needs_a_valid_token_kept_out_of_reach_of_scripts(hub: Hub,
@@ -158,6 +158,7 @@ def test_a_brag_refused_beside_the_field_then_completed_moves_the_case(hub: Hub,
     expect(history).to_contain_text("Maya Manager")
     expect(history).to_contain_text("risk", ignore_case=True)
     screenshot(page, "case.png")
+    check_zoom(page)
 
     personal = ("Alex", "Jones", "C20002", "BH1", "Ann", "Teacher", "Oakdale")
     for address in addresses:

@@ -13,7 +13,6 @@
   }
   var viewer = new window.BpmnJS({ container: box });
   window.mashCaseViewer = viewer;  // for heatmap.js: "Show where contacts wait"
-  var READABLE = 0.9;  // the smallest scale at which the diagram's labels can be read
 
   function badge(text, kind) {
     var span = document.createElement("span");
@@ -68,51 +67,15 @@
     return { current: current.size, done: done.size };
   }
 
-  var zoom = {
-    "in": function (canvas) { canvas.zoom(canvas.zoom() * 1.25); },
-    "out": function (canvas) { canvas.zoom(canvas.zoom() / 1.25); },
-    "fit": function (canvas) { canvas.zoom("fit-viewport", "auto"); }
-  };
-  document.querySelectorAll("[data-zoom]").forEach(function (button) {
-    button.addEventListener("click", function () { zoom[button.dataset.zoom](viewer.get("canvas")); });
-  });
-  // Keyboard: arrows move the diagram, + and - zoom, 0 fits it to the screen.
-  box.addEventListener("keydown", function (event) {
-    var canvas = viewer.get("canvas"), step = 60;
-    var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-    if (moves[event.key]) {
-      canvas.scroll({ dx: moves[event.key][0], dy: moves[event.key][1] });
-    } else if (event.key === "+" || event.key === "=") {
-      zoom["in"](canvas);
-    } else if (event.key === "-") {
-      zoom.out(canvas);
-    } else if (event.key === "0") {
-      zoom.fit(canvas);
-    } else {
-      return;
-    }
-    event.preventDefault();
-  });
+  window.MashDiagram.controls(viewer, box);
 
-  fetch(box.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (answer) {
-      if (!answer.ok) throw new Error("the server answered " + answer.status);
-      return answer.json();
-    })
+  window.MashDiagram.getJSON(box.dataset.source)
     .then(function (data) {
       return viewer.importXML(data.xml).then(function () {
-        var canvas = viewer.get("canvas");
-        canvas.zoom("fit-viewport", "auto");
         var counted = mark(data);
-        var closer = "";
         // A big process drawn whole is too small to read: show where the case is now.
-        var now = data.current.map(function (id) { return viewer.get("elementRegistry").get(id); })
-          .filter(function (element) { return element && !element.hidden; });
-        if (canvas.zoom() < READABLE && now.length) {
-          canvas.zoom(READABLE);
-          canvas.scrollToElement(now[0], { top: 160, bottom: 160, left: 260, right: 260 });
-          closer = " Shown close up where the case is now; “Fit to screen” shows the whole process.";
-        }
+        var closer = window.MashDiagram.firstView(viewer, data.current) ?
+          " Shown close up where the case is now; “Fit to screen” shows the whole process." : "";
         box.dataset.ready = "true";
         say("Diagram drawn: " + counted.current + " open " + (counted.current === 1 ? "step" : "steps") +
             " marked “Now”, " + counted.done + " done." + closer +

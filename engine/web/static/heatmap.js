@@ -51,27 +51,6 @@
     return count;
   }
 
-  function controls(viewer, box) {
-    var zoom = {
-      "in": function (canvas) { canvas.zoom(canvas.zoom() * 1.25); },
-      "out": function (canvas) { canvas.zoom(canvas.zoom() / 1.25); },
-      "fit": function (canvas) { canvas.zoom("fit-viewport", "auto"); }
-    };
-    document.querySelectorAll("[data-zoom]").forEach(function (button) {
-      button.addEventListener("click", function () { zoom[button.dataset.zoom](viewer.get("canvas")); });
-    });
-    box.addEventListener("keydown", function (event) {
-      var canvas = viewer.get("canvas"), step = 60;
-      var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-      if (moves[event.key]) canvas.scroll({ dx: moves[event.key][0], dy: moves[event.key][1] });
-      else if (event.key === "+" || event.key === "=") zoom["in"](canvas);
-      else if (event.key === "-") zoom.out(canvas);
-      else if (event.key === "0") zoom.fit(canvas);
-      else return;
-      event.preventDefault();
-    });
-  }
-
   window.MashHeat = { mark: mark, hoursText: hoursText };
 
   // A page of its own: draw the diagram from data-source (or inline data) and mark it.
@@ -80,28 +59,18 @@
   function say(text) { if (status) status.textContent = text; }
   if (box && box.dataset.heatmap === "page" && window.BpmnJS) {
     var viewer = new window.BpmnJS({ container: box });
-    controls(viewer, box);
+    window.MashDiagram.controls(viewer, box);
     var inline = document.getElementById("heat-data");
     var load = inline ? Promise.resolve(JSON.parse(inline.textContent)) :
-      fetch(box.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (answer) {
-          if (!answer.ok) throw new Error("the server answered " + answer.status);
-          return answer.json();
-        });
+      window.MashDiagram.getJSON(box.dataset.source);
     load.then(function (data) {
       return viewer.importXML(data.xml).then(function () {
-        var canvas = viewer.get("canvas");
-        canvas.zoom("fit-viewport", "auto");
-        var count = mark(viewer, data.elements), closer = "";
+        var count = mark(viewer, data.elements);
         // A big process drawn whole is too small to read: show the longest wait close up.
         var longest = data.elements.filter(function (e) { return e.passed && e.kind !== "automatic" && e.p90_hours !== null; })
-          .map(function (e) { return viewer.get("elementRegistry").get(e.element_id); })
-          .filter(function (shape) { return shape && !shape.hidden; });
-        if (canvas.zoom() < 0.9 && longest.length) {
-          canvas.zoom(0.9);
-          canvas.scrollToElement(longest[0], { top: 160, bottom: 160, left: 260, right: 260 });
-          closer = " Shown close up at the longest wait; “Fit to screen” shows the whole process.";
-        }
+          .map(function (e) { return e.element_id; });
+        var closer = window.MashDiagram.firstView(viewer, longest) ?
+          " Shown close up at the longest wait; “Fit to screen” shows the whole process." : "";
         box.dataset.ready = "true";
         say("Diagram drawn: " + count + " steps labelled with how many passed and how long they took." + closer +
             " Use the arrow keys to move it, + and − to zoom.");
@@ -119,11 +88,7 @@
       var viewer = window.mashCaseViewer, note = document.getElementById("heat-status");
       if (!viewer) return;
       button.setAttribute("aria-disabled", "true");
-      fetch(button.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (answer) {
-          if (!answer.ok) throw new Error("the server answered " + answer.status);
-          return answer.json();
-        })
+      window.MashDiagram.getJSON(button.dataset.source)
         .then(function (data) {
           var count = mark(viewer, data.elements);
           document.getElementById("diagram").dataset.heat = "true";
