@@ -15,7 +15,6 @@ the completions in the period. The numbers come from the history and task tables
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..calendar import WorkingCalendar
-from ..store import history, human_tasks, instances, process_versions
-from . import stats
+from ..store import process_versions
+from ..working_time import micros
+from . import stats, steps
 
 PERSON = frozenset({"userTask", "manualTask"})
 WAITING = frozenset({"intermediateCatchEvent", "receiveTask", "callActivity", "subProcess"})
@@ -93,82 +93,34 @@ def roots_using(conn: Connection, versions: Any, process_ids: set[str]) -> list[
     return sorted(found) if own & others else None
 
 
+def question(elements: dict[str, Element], flows: dict[str, str], roots: list[str] | None
+             ) -> steps.Question:
+    """What the heat map of these elements asks of the rows."""
+    return steps.Question(
+        ids=tuple(sorted(elements)),
+        people=tuple(sorted(e.id for e in elements.values() if e.kind == "person")),
+        waiting=frozenset(e.id for e in elements.values() if e.kind == "waiting"),
+        sources=tuple(sorted((f, s) for f, s in flows.items() if s in elements)),
+        roots=tuple(roots) if roots is not None else None)
+
+
 def samples(conn: Connection, calendar: WorkingCalendar, elements: dict[str, Element],
             flows: dict[str, str], roots: list[str] | None, start: datetime | None,
             end: datetime | None) -> dict[str, Samples]:
     """Each element's count of instances and the seconds spent there (working seconds for a
     person's task), for completions in [start, end) (any time when None). `roots`: only
     instances of these processes (None: the element ids are this diagram's alone)."""
-    found: dict[str, Samples] = defaultdict(Samples)
-    ids = sorted(elements)
-    if not ids:
-        return {}
-
-    def within(column: Any) -> list[Any]:
-        bounds = []
-        if start is not None:
-            bounds.append(column >= start)
-        if end is not None:
-            bounds.append(column < end)
-        return bounds
-
-    def of_roots(query: Any, instance_id: Any) -> Any:
-        if roots is None:
-            return query
-        return query.join(instances, instances.c.id == instance_id)\
-            .where(instances.c.process_id.in_(roots))
-
-    # (each query reads its rows through the element-and-time indexes of engine.store)
-    passed = of_roots(sa.select(history.c.element_id,
-                                sa.func.count(sa.distinct(history.c.instance_id))),
-                      history.c.instance_id)\
-        .where(history.c.element_id.in_(ids), *within(history.c.at))\
-        .group_by(history.c.element_id)  # (any step on the element: it was passed)
-    for element_id, count in conn.execute(passed):
-        found[element_id].passed = int(count)
-
-    people = sorted(e.id for e in elements.values() if e.kind == "person")
-    if people:
-        # Finished tasks by element and time; a cancelled one (its deadline moved the case
-        # on) has a completion time too, and is left out here rather than in the index.
-        tasks = of_roots(sa.select(human_tasks.c.element_id, human_tasks.c.created_at,
-                                   human_tasks.c.completed_at, human_tasks.c.status),
-                         human_tasks.c.instance_id)\
-            .where(human_tasks.c.element_id.in_(people), *within(human_tasks.c.completed_at))
-        spent = calendar.working_time_between
-        for element_id, opened, done, status in conn.execute(tasks):
-            if status == "completed":
-                found[element_id].seconds.append(spent(opened, done).total_seconds())
-
-    waiting = sorted(e.id for e in elements.values() if e.kind == "waiting")
-    sources = {f: s for f, s in flows.items() if s in elements}
-    if waiting and sources:
-        before = history.alias("before")
-        source_of = sa.case(sources, value=history.c.flow_id)
-        # The last completion of the flow's source in the same instance, up to this step:
-        # one seek in the (instance, element, time) index.
-        since = sa.select(sa.func.max(before.c.at))\
-            .where(before.c.instance_id == history.c.instance_id,
-                   before.c.element_id == source_of, before.c.at <= history.c.at)\
-            .scalar_subquery()
-        steps = of_roots(sa.select(history.c.element_id, history.c.at, since.label("since")),
-                         history.c.instance_id)\
-            .where(history.c.element_id.in_(waiting), history.c.action == "completed",
-                   history.c.flow_id.is_not(None), *within(history.c.at))
-        for element_id, at, began in conn.execute(steps):
-            if began is not None:
-                # (a scalar subquery's instant comes back as the driver gives it)
-                began = _aware(began)
-                found[element_id].seconds.append(max(0.0, (at - began).total_seconds()))
-    return dict(found)
+    days = steps.Calendar(calendar.zone, conn.dialect.name == "sqlite")
+    low = micros(start) if start is not None else None
+    first = days.raw(low) if low is not None else None
+    found = steps.collect(conn, calendar, question(elements, flows, roots), low,
+                          micros(end) if end is not None else None,
+                          lambda at: 0 if first is None or at >= first else -1, days)
+    return as_samples({e: (part.first, part.seconds) for e, part in found.get(0, {}).items()})
 
 
-def _aware(value: Any) -> datetime:
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def as_samples(found: dict[str, tuple[int, list[float]]]) -> dict[str, Samples]:
+    return {e: Samples(passed, seconds) for e, (passed, seconds) in found.items()}
 
 
 def figures(elements: dict[str, Element], found: dict[str, Samples]) -> list[dict[str, Any]]:

@@ -3,17 +3,21 @@ reading transaction each, on the engine's database, calendar and deployed diagra
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from ..deployments import UnknownProcess
 from ..service import Engine
 from ..store import process_versions
-from . import heatmap, register, timeliness
+from . import heatmap, register, steps, timeliness
 from .period import Filters, Period, filters_from, period_from
 from .timescales import Timescales
 
@@ -32,6 +36,9 @@ class Reports:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.timescales = Timescales(engine.deployments, engine.calendar)
+        # The heat map's figures of closed days, per question (engine/reports/steps.py).
+        self._memos: dict[steps.Question, steps.DayMemo] = {}
+        self._lock = threading.Lock()
 
     @property
     def zone(self) -> Any:
@@ -48,12 +55,24 @@ class Reports:
                 team: str | None = None) -> Filters:
         return filters_from(rag, channel, outcome, team)
 
-    def timeliness(self, period: Period, filters: Filters) -> dict[str, Any]:
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A reading transaction for a report. On PostgreSQL without JIT compilation (a
+        report's grouping is estimated dear enough to be compiled, which costs more than it
+        saves: 0.6 s of a year's dashboard) and with room to sort in memory; both for this
+        transaction only."""
         with self.engine.store.reading() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL jit = off")
+                conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
+            yield conn
+
+    def timeliness(self, period: Period, filters: Filters) -> dict[str, Any]:
+        with self.reading() as conn:
             return timeliness.dashboard(conn, self.timescales, period, filters, self.now())
 
     def register(self, period: Period, filters: Filters, names: bool) -> register.Register:
-        with self.engine.store.reading() as conn:
+        with self.reading() as conn:
             return register.register(conn, period, filters, names)
 
     def processes(self) -> list[dict[str, str]]:
@@ -82,12 +101,15 @@ class Reports:
         file = version.models[process_id].file
         models = [m for m in version.models.values() if m.file == file]
         elements = heatmap.elements_of(models)
-        with self.engine.store.reading() as conn:
+        with self.reading() as conn:
             roots = heatmap.roots_using(conn, self.engine.deployments, {m.id for m in models})
-            found = heatmap.samples(conn, self.engine.calendar, elements,
-                                    heatmap.flows_of(models), roots,
-                                    period.start if period else None,
-                                    period.end if period else None)
+            asked = heatmap.question(elements, heatmap.flows_of(models), roots)
+            with self._lock:
+                memo = steps.for_question(self._memos, asked, self.zone,
+                                          conn.dialect.name == "sqlite")
+            found = heatmap.as_samples(steps.period_figures(
+                conn, self.engine.calendar, memo, self.now(),
+                period.start if period else None, period.end if period else None))
         return {"process": process_id, "name": version.models[process_id].name,
                 "version": version.number, "version_id": version.id, "file": file,
                 "period": period.as_dict() if period else None,

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..store import deadlines, instances
 from .period import Filters, Period
-from .timeliness import Contact, contacts, deadlines_of
+from .rows import driver_rows
+from .timeliness import CONTACT_PROCESS, Chosen, Contact, _utc, contacts
 
 COLUMNS = (
     ("child_reference", "Child reference"),
@@ -49,7 +52,10 @@ def age_band(dob: Any, on: date) -> str:
     if born > on:
         return "Unborn"
     years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    return next(label for upto, label in AGE_BANDS if years < upto)
+    for upto, label in AGE_BANDS:
+        if years < upto:
+            return label
+    return AGE_BANDS[-1][1]
 
 
 def source(summary: dict[str, Any]) -> str:
@@ -69,26 +75,50 @@ def register(conn: Connection, period: Period, filters: Filters, names: bool) ->
     """The register rows, oldest contact first. `names`: include the child's name (the
     caller's role must allow it: see `engine.reports.may_see_names`)."""
     found, chosen = contacts(conn, period, filters, full=True)
-    due = deadlines_of(conn, chosen, DECISION)
+    due = decisions(conn, chosen, {c.id for c in found})
     columns = list(COLUMNS) + ([NAME_COLUMN] if names else [])
-    rows = [_row(c, due.get(c.id, []), period, names) for c in found]
+    rows = [_row(c, due.get(c.id), period, names) for c in found]
     return Register(columns, rows)
 
 
-def _row(c: Contact, due: list[Any], period: Period, names: bool) -> dict[str, Any]:
+def decisions(conn: Connection, chosen: Chosen, ids: set[str]
+              ) -> dict[str, tuple[datetime | None, bool | None]]:
+    """Per chosen contact (`ids`), its decision deadline (not cancelled): when done and
+    whether met. (Read by the contacts' span of start times, through its index, then kept by
+    id: cheaper than asking the conditions that chose them of each row again.)"""
+    if chosen.started is None:
+        return {}
+    d = deadlines.c
+    query = sa.select(d.instance_id, d.done_at, d.met)\
+        .join(instances, instances.c.id == d.instance_id)\
+        .where(instances.c.process_id == CONTACT_PROCESS,
+               instances.c.started_at >= chosen.started[0],
+               instances.c.started_at <= chosen.started[1],
+               d.name == DECISION, d.cancelled_at.is_(None))
+    found: dict[str, tuple[datetime | None, bool | None]] = {}
+    for instance_id, done_at, met in driver_rows(conn, query):
+        if instance_id not in ids:
+            continue
+        # (the first, as ever: a contact has one decision deadline that is not cancelled)
+        found.setdefault(instance_id, (_utc(done_at) if done_at is not None else None,
+                                       None if met is None else bool(met)))
+    return found
+
+
+def _row(c: Contact, decision: tuple[datetime | None, bool | None] | None, period: Period,
+         names: bool) -> dict[str, Any]:
     local = c.received_at.astimezone(period.zone)
-    decision = next((d for d in due if d.name == DECISION and d.cancelled_at is None), None)
-    decided: datetime | None = decision.done_at if decision is not None else None
+    decided: datetime | None = decision[0] if decision is not None else None
     if decision is None:
         within = "Not applicable"
     elif decided is None:
-        within = "No (not decided yet)" if decision.met is False else "Not decided yet"
+        within = "No (not decided yet)" if decision[1] is False else "Not decided yet"
     else:
-        within = "Yes" if decision.met else "No"
+        within = "Yes" if decision[1] else "No"
     row = {
         "child_reference": c.summary.get("child_id") or c.reference or c.id,
         "age_band": age_band(c.summary.get("child_dob"), local.date()),
-        "contact_date": local.date().isoformat(), "contact_time": local.strftime("%H:%M"),
+        "contact_date": local.date().isoformat(), "contact_time": f"{local.hour:02d}:{local.minute:02d}",
         "source": source(c.summary), "channel": c.channel or "",
         "rag": c.rag or "Not rated",
         "decision_date": decided.astimezone(period.zone).date().isoformat() if decided else "",
@@ -104,17 +134,22 @@ def _row(c: Contact, due: list[Any], period: Period, names: bool) -> dict[str, A
 
 def _safe(value: Any) -> Any:
     """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in _FORMULA:
         return "'" + value
     return value
+
+
+_FORMULA = frozenset(("=", "+", "-", "@", "\t", "\r"))  # what a spreadsheet would run
 
 
 def as_csv(found: Register) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([title for _, title in found.columns])
-    for row in found.rows:
-        writer.writerow([_safe(row[key]) for key, _ in found.columns])
+    keys = [key for key, _ in found.columns]
+    risky = _FORMULA  # (_safe, inline: 240,000 cells in a year)
+    writer.writerows([["'" + v if isinstance(v, str) and v[:1] in risky else v
+                       for v in map(row.__getitem__, keys)] for row in found.rows])
     return out.getvalue()
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 
 def driver_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
-    compiled = statement.compile(dialect=conn.dialect)
+    compiled = statement.compile(dialect=conn.dialect,
+                                  compile_kwargs={"render_postcompile": True})
     processors = compiled._bind_processors
     params = {key: (processors[key](value) if key in processors and value is not None else value)
               for key, value in compiled.construct_params().items()}

@@ -9,7 +9,7 @@ the engine keeps beside each), deadlines and human tasks; nothing is counted twi
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..store import children, deadlines, human_tasks, instances
+from ..working_time import micros
 from . import stats
 from .period import CHANNELS, NOT_RATED, RAGS, Filters, Period
 from .rows import driver_rows
@@ -48,11 +49,21 @@ class Contact:
     outcome: str | None
     flags: list[str]
     team: str | None
-    summary: dict[str, Any] = field(repr=False)  # the whole summary: for the register only
+    # for the register only: REGISTER_NAMES and the source's kind and agency
+    summary: dict[str, Any] = field(repr=False)
+
+
+REGISTER_NAMES = ("child_id", "child_dob", "child_name")  # of the summary (strings or null)
 
 
 def _instant(value: Any) -> datetime | None:
     if isinstance(value, str):
+        if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+            # (as the API writes them, 2026-01-05T01:38:03Z: read without making a zone each)
+            try:
+                return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+            except ValueError:
+                return None
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -73,6 +84,8 @@ class Chosen:
 
     conditions: list[Any]
     left_out: set[str]
+    # the earliest and latest start of the contacts kept (None: none kept)
+    started: tuple[datetime, datetime] | None = None
 
     def where(self) -> list[Any]:
         if not self.left_out:
@@ -80,9 +93,27 @@ class Chosen:
         return [*self.conditions, instances.c.id.not_in(sorted(self.left_out))]
 
 
-def _conditions(period: Period, filters: Filters) -> list[Any]:
+def _fields(dialect: str) -> tuple[Any, dict[str, Any]]:
+    """The summary's names the reports read, as columns, and what to select them from:
+    on PostgreSQL one `json_to_record` a row (its JSON is text, parsed again for every ->>);
+    on SQLite json_extract each (its parse is cached within the row)."""
+    names = ("received_at", "channel", "team", *REGISTER_NAMES)
     summary = instances.c.summary
-    received = summary["received_at"].as_string()
+    if dialect != "postgresql":
+        found = {name: summary[name].as_string() for name in names}
+        found.update({f"source_{k}": summary[("source", k)].as_string()
+                      for k in ("kind", "agency")})
+        return instances, found
+    record = sa.func.json_to_record(summary).table_valued(
+        *[sa.column(name, sa.Text) for name in names], sa.column("source", sa.JSON)
+    ).render_derived(name="summary_fields", with_types=True)
+    found = {name: record.c[name] for name in names}
+    found.update({f"source_{k}": record.c.source[k].as_string() for k in ("kind", "agency")})
+    return instances.join(record, sa.true()), found
+
+
+def _conditions(period: Period, filters: Filters, fields: dict[str, Any]) -> list[Any]:
+    received = fields["received_at"]
     margin = timedelta(days=1)  # any offset a received time may be written with
     found = [
         instances.c.process_id == CONTACT_PROCESS,
@@ -98,9 +129,9 @@ def _conditions(period: Period, filters: Filters) -> list[Any]:
     if filters.outcome:
         found.append(instances.c.outcome == filters.outcome)
     if filters.channel:
-        found.append(summary["channel"].as_string() == filters.channel)
+        found.append(fields["channel"] == filters.channel)
     if filters.team:
-        found.append(summary["team"].as_string() == filters.team)
+        found.append(fields["team"] == filters.team)
     return found
 
 
@@ -109,32 +140,41 @@ def contacts(conn: Connection, period: Period, filters: Filters, full: bool = Fa
     """The contacts received in the period that the filters keep, oldest first, and the
     conditions that choose them (for their deadlines). `full`: with the whole summary (the
     register's columns); else only what the dashboard counts."""
-    summary = instances.c.summary
-    chosen = Chosen(_conditions(period, filters), set())
+    source, fields = _fields(conn.dialect.name)
+    chosen = Chosen(_conditions(period, filters, fields), set())
     # (flags as text: whether it holds re_referral is all the dashboard asks of it)
     columns = [instances.c.id, instances.c.reference, instances.c.version_id,
                instances.c.started_at, instances.c.outcome, instances.c.rag,
                sa.cast(instances.c.flags, sa.Text).label("flags"),
-               summary["received_at"].as_string().label("received"),
-               summary["channel"].as_string().label("channel"),
-               summary["team"].as_string().label("team")]
-    if full:
-        columns.append(summary)
+               fields["received_at"], fields["channel"], fields["team"]]
+    if full:  # (the register's few names, taken in SQL: no summary parsed per contact)
+        columns += [fields[name] for name in REGISTER_NAMES]
+        columns += [fields["source_kind"], fields["source_agency"]]
     found = []
     start, end = period.start, period.end
-    for r in driver_rows(conn, sa.select(*columns).where(*chosen.conditions)):
+    first_started = last_started = None
+    query = sa.select(*columns).select_from(source).where(*chosen.conditions)
+    for r in driver_rows(conn, query):
         (instance_id, reference, version_id, started_at, outcome, rag, flags, received_text,
          channel, team) = r[:10]
         received = _instant(received_text) or _utc(started_at)
         if not start <= received < end:
             chosen.left_out.add(instance_id)
             continue
-        summary = r[10] if full else {}
+        if first_started is None or started_at < first_started:
+            first_started = started_at
+        if last_started is None or started_at > last_started:
+            last_started = started_at
+        if full:
+            kept = dict(zip(REGISTER_NAMES, r[10:13], strict=True))
+            kept["source"] = {"kind": r[13], "agency": r[14]}
         found.append(Contact(
             instance_id, reference, version_id, received, channel, rag, outcome,
             ["re_referral"] if flags and '"re_referral"' in flags else [], team,
-            (json.loads(summary) if isinstance(summary, str) else summary or {})))
+            kept if full else {}))
     found.sort(key=lambda c: (c.received_at, c.id))
+    if first_started is not None:
+        chosen.started = (_utc(first_started), _utc(last_started))
     return found, chosen
 
 
@@ -210,7 +250,7 @@ def tally(conn: Connection, conditions: list[Any], now: datetime) -> Tally:
         .group_by(deadlines.c.name, deadlines.c.element_id, instances.c.version_id,
                   instances.c.rag, status, due, done)
     found = Tally([], [])
-    for name, element_id, version_id, rag, kind, due_at, done_at, count in conn.execute(query):
+    for name, element_id, version_id, rag, kind, due_at, done_at, count in driver_rows(conn, query):
         found.counts.append((name, element_id, version_id, rag, kind, count))
         if kind in ("late", "late_open"):
             for _ in range(count):
@@ -330,8 +370,13 @@ def received(found: list[Contact], period: Period) -> dict[str, Any]:
         channels.append("other")
     by_day: dict[date, Counter[str]] = {period.first + timedelta(days=i): Counter()
                                         for i in range(period.days)}
+    # (the local day by the UTC instants of the period's midnights: no conversion a contact)
+    midnights = [micros(period.start)] + [
+        micros(datetime.combine(d + timedelta(days=1), datetime.min.time(), period.zone))
+        for d in by_day]
+    days = list(by_day)
     for c in found:
-        day = c.received_at.astimezone(period.zone).date()
+        day = days[bisect_right(midnights, micros(c.received_at)) - 1]
         by_day[day][c.channel if c.channel in CHANNELS else "other"] += 1
     by_week: dict[date, Counter[str]] = {monday: Counter() for monday in _weeks(period)}
     for day, counts in by_day.items():

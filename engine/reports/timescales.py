@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from ..calendar import WorkingCalendar
 from ..expressions import ExpressionEnvironment
+from ..working_time import working_time
 
 Basis = Literal["working", "elapsed"]
 WORKING: Basis = "working"
@@ -105,4 +106,4 @@ class Timescales:
             return timedelta(0)
         if basis == ELAPSED:
             return done - due
-        return self.calendar.working_time_between(due, done)
+        return working_time(self.calendar).between(due, done)  # (by lookup: the same)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
@@ -75,18 +76,14 @@ def _heat(run: Run) -> Heat:
     return found
 
 
-def _lateness(timescales: Timescales, version_id: int, rag: str | None,
-              rows: list[Any]) -> list[dict[str, Any]]:
-    """Beside each deadline, in the same order: its clock and, when missed and then done,
-    how late on that clock (hours); None when met or never done."""
-    found = []
-    for d in rows:
-        basis = timescales.basis(version_id, d.element_id, rag)
-        late = None
-        if d.met is False and d.done_at is not None:
-            late = round(timescales.late_by(basis, d.due, d.done_at).total_seconds() / 3600, 4)
-        found.append({"name": d.name, "clock": basis, "late_hours": late})
-    return found
+def _late(timescales: Timescales, version_id: int, rag: str | None, d: Any) -> dict[str, Any]:
+    """Beside a deadline: its clock and, when missed and then done, how late on that clock
+    (hours); None when met or never done."""
+    basis = timescales.basis(version_id, d.element_id, rag)
+    late = None
+    if d.met is False and d.done_at is not None:
+        late = round(timescales.late_by(basis, d.due, d.done_at).total_seconds() / 3600, 4)
+    return {"name": sys.intern(d.name), "clock": basis, "late_hours": late}
 
 
 def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -95,25 +92,33 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
     role's tasks took, and the heat map's figures, read back from the run's database."""
     store = run.store
     children = run.children or {c: [i] for c, i in run.contacts.items()}
-    wanted = {i for ids in children.values() for i in ids} | set(run.disagreements.values())
+    disagreeing = set(run.disagreements.values())  # (their deadlines' clocks know no RAG)
+    wanted = {i for ids in children.values() for i in ids} | disagreeing
+    timescales = Timescales(run.engine.deployments, run.engine.calendar)
+    # A year's report is held whole, in each shard and again in the parent: the same names
+    # (element ids, deadlines, kinds, recipients) are kept once (sys.intern, which pickling
+    # between processes keeps), and a contact's first child shares its contact's lists.
+    name = sys.intern
     rows: dict[str, Any] = {}
     due: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    raw: dict[str, list[Any]] = defaultdict(list)
+    late: dict[str, list[dict[str, Any]]] = defaultdict(list)
     sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
     path: dict[str, list[str]] = defaultdict(list)
     with store.reading() as conn:
         for row in conn.execute(sa.select(instances.c.id, instances.c.outcome, instances.c.rag,
                                           instances.c.flags, instances.c.ended_at,
-                                          instances.c.state, instances.c.version_id)):
+                                          instances.c.version_id)):
             if row.id in wanted:
                 rows[row.id] = row
         for d in conn.execute(sa.select(deadlines).order_by(deadlines.c.started_at,
                                                             deadlines.c.name)):
             if d.instance_id in wanted:
-                raw[d.instance_id].append(d)
-                due[d.instance_id].append({"name": d.name, "started_at": _z(d.started_at),
+                due[d.instance_id].append({"name": name(d.name), "started_at": _z(d.started_at),
                                            "due": _z(d.due), "done_at": _z(d.done_at),
                                            "met": d.met})
+                of = rows[d.instance_id]
+                rag = None if d.instance_id in disagreeing else of.rag
+                late[d.instance_id].append(_late(timescales, of.version_id, rag, d))
         for n in conn.execute(sa.select(notifications.c.instance_id, notifications.c.kind,
                                         notifications.c.recipient, notifications.c.created_at)
                               # (ties by what they are, not by their random ids: the
@@ -121,23 +126,23 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                               .order_by(notifications.c.created_at, notifications.c.kind,
                                         notifications.c.recipient)):
             if n.instance_id in wanted:
-                sent[n.instance_id].append({"kind": n.kind, "to": n.recipient,
+                sent[n.instance_id].append({"kind": name(n.kind), "to": name(n.recipient),
                                             "sent_at": _z(n.created_at)})
         for h in conn.execute(sa.select(history.c.instance_id, history.c.element_id)
                               .where(history.c.action == "completed")
                               .order_by(history.c.id)):
             if h.instance_id in wanted:
-                path[h.instance_id].append(h.element_id)
+                path[h.instance_id].append(name(h.element_id))
         minutes = _minutes(conn, run.engine.calendar)
-    timescales = Timescales(run.engine.deployments, run.engine.calendar)
     scenario_contacts = {c.id: c for c in run.scenario.contacts}
+
     def child(instance_id: str) -> dict[str, Any]:
         row = rows[instance_id]
         return {
             "outcome": row.outcome, "rag": row.rag, "ended_at": _z(row.ended_at),
             "deadlines": due[instance_id], "notifications": sent[instance_id],
             "flags": list(row.flags or []), "path": path[instance_id],
-            "lateness": _lateness(timescales, row.version_id, row.rag, raw[instance_id]),
+            "lateness": late[instance_id],
         }
 
     contacts = []
@@ -149,7 +154,7 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             **{k: first[k] for k in ("ended_at", "deadlines", "notifications", "flags", "path",
                                      "lateness")},
             # each child the contact names, in its order, with its own result (issue 17)
-            "children": [{"child": n, **child(i)}
+            "children": [{"child": n, **(first if i == instance_id else child(i))}
                          for n, i in enumerate(children.get(contact_id, [instance_id]))],
         })
     disagreements = []
@@ -159,7 +164,7 @@ def collect(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             "id": disagreement_id, "outcome": row.outcome, "ended_at": _z(row.ended_at),
             "deadlines": due[instance_id],
             "notifications": sent[instance_id], "path": path[instance_id],
-            "lateness": _lateness(timescales, row.version_id, None, raw[instance_id]),
+            "lateness": late[instance_id],
         })
     return contacts, disagreements, minutes, _heat(run)
 

@@ -90,7 +90,7 @@ def board_deadlines(conn: Connection, caller: Caller, done_since: datetime
         .where(deadlines.c.cancelled_at.is_(None))
     if not caller.admin:
         query = query.where(of_roles(set(caller.roles)))
-    found = [dict(r._mapping) for part in (
+    found = [r._asdict() for part in (
         query.where(deadlines.c.done_at.is_(None)),
         query.where(deadlines.c.met.is_(False), deadlines.c.done_at >= done_since),
     ) for r in conn.execute(part)]

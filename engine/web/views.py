@@ -316,8 +316,15 @@ def board(found: list[dict[str, Any]], calendar: Calendar, now: datetime,
     """Breached deadlines (still open first) and those due before the end of today, by role
     and RAG; `role` and `rag` narrow the lists (not the counts)."""
     end_of_today = timing.end_of_local_day(now, calendar.zone)
-    breached, today = [], []
+    breached: list[BoardRow] = []
+    today: list[BoardRow] = []
     for d in found:
+        if d["met"] is False:
+            shown = breached
+        elif d["done_at"] is None and d["breached_at"] is None and d["due"] < end_of_today:
+            shown = today
+        else:  # due after today: not on the board (its time left is not worked out)
+            continue
         summary = d.get("summary") or {}
         row = BoardRow(
             instance_id=d["instance_id"], deadline=label(d["name"]), task=d.get("task_name") or "",
@@ -326,13 +333,12 @@ def board(found: list[dict[str, Any]], calendar: Calendar, now: datetime,
             child_id=summary.get("child_id") or "", reference=d.get("reference") or "",
             due=due(calendar, now, d["due"]),
             status="")
-        if d["met"] is False:
+        if shown is breached:
             row.status = "still open" if d["done_at"] is None else \
                 f"done late, {timing.local(d['done_at'], calendar.zone)}"
-            breached.append(row)
-        elif d["done_at"] is None and d["breached_at"] is None and d["due"] < end_of_today:
+        else:
             row.status = "overdue" if row.due.overdue else "due today"
-            today.append(row)
+        shown.append(row)
     breached.sort(key=lambda r: (r.status != "still open", r.due.at or now))
     today.sort(key=lambda r: r.due.at or now)
     roles = sorted({r.role for r in breached + today})
