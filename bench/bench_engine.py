@@ -32,6 +32,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from engine import registry  # noqa: E402
 from engine.clock import VirtualClock  # noqa: E402
+from engine.collector import settle, unsettle  # noqa: E402
 from engine.service import Engine  # noqa: E402
 from engine.store import Store  # noqa: E402
 
@@ -78,6 +79,7 @@ def bare_spiff(n: int) -> float:
 def durable_engine(n: int, url: str | None, synchronous: str | None = None,
                    clients: int = 1) -> float:
     folder = Path(tempfile.mkdtemp(prefix="mash-bench-"))
+    settled = None
     try:
         processes = folder / "processes"
         processes.mkdir()
@@ -86,6 +88,7 @@ def durable_engine(n: int, url: str | None, synchronous: str | None = None,
         store.create()
         engine = Engine(store, VirtualClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)), processes)
         engine.deploy()
+        settled = settle()  # as `mash serve` does once deployed (bare keeps Python's)
 
         def client(count: int) -> None:
             for _ in range(count):
@@ -108,6 +111,8 @@ def durable_engine(n: int, url: str | None, synchronous: str | None = None,
         store.dispose()
         return rate
     finally:
+        if settled is not None:
+            unsettle(settled)
         shutil.rmtree(folder, ignore_errors=True)
 
 

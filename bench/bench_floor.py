@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import hashlib
 import json
 import shutil
@@ -63,6 +64,7 @@ from engine.bpmn.script_engine import MashScriptEngine, diagram_functions  # noq
 from engine.bpmn.specs import instant  # noqa: E402
 from engine.bpmn.workflow import MashWorkflow  # noqa: E402
 from engine.clock import VirtualClock  # noqa: E402
+from engine.collector import settle, unsettle  # noqa: E402
 from engine.registry import HandlerContext, HandlerError, Services  # noqa: E402
 from engine.runtime import all_tasks  # noqa: E402
 from engine.service import Engine  # noqa: E402
@@ -87,6 +89,29 @@ class Command:
     nth: int = 0  # which of the element's open tasks (a multi-instance task has several)
     reference: str | None = None
     about: str | None = None
+
+
+class GcTime:
+    """CPU spent in the cyclic garbage collector while it is open (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._began = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._began
+            self.collections += 1
+
+    def __enter__(self) -> GcTime:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 # -- 1. recording ---------------------------------------------------------------------------
@@ -393,11 +418,31 @@ def _result(workflow: Any) -> tuple[bool, list[str]]:
 # -- 3. the engine ----------------------------------------------------------------------------
 
 
+@dataclass
+class Replay:
+    cpu: float
+    results: dict[str, tuple[bool, list[str]]]
+    gc: float = 0.0  # CPU seconds of it in the garbage collector
+    statements: Counter[str] | None = None  # SQL statements run, by their first word
+
+
 def replay_engine(commands: list[Command], scenario: Scenario, url: str | None,
-                  synchronous: str | None) -> tuple[float, dict[str, tuple[bool, list[str]]]]:
+                  synchronous: str | None, count: bool = False) -> Replay:
+    """`count`: count the SQL statements the replay runs (SQLite: every one the library
+    runs, through its trace callback; costs CPU, so not in a timed round)."""
     folder = Path(tempfile.mkdtemp(prefix="mash-floor-"))
+    statements: Counter[str] = Counter()
+    counting = [False]
+    settled = None
     try:
         store = Store(url or f"sqlite:///{folder / 'floor.sqlite'}", synchronous=synchronous)
+        if count and store.dialect == "sqlite":
+            def trace(sql: str) -> None:
+                if counting[0]:
+                    statements[sql.split(None, 1)[0].upper()] += 1
+
+            sa.event.listen(store.engine, "connect",
+                            lambda dbapi, _record: dbapi.set_trace_callback(trace))
         store.create()
         clock = VirtualClock(scenario.start)
         engine = Engine(store, clock, PROCESSES)
@@ -417,21 +462,26 @@ def replay_engine(commands: list[Command], scenario: Scenario, url: str | None,
             open_tasks[instance_id] = found
 
         engine.observers.append(observe)
+        settled = settle()  # as `mash serve` does once deployed (the floor keeps Python's)
+        counting[0] = True
+        gc_time = GcTime()
         started = time.process_time()
-        for command in commands:
-            if command.at > clock.now():
-                clock.set(command.at)
-            if command.kind == "start":
-                engine.start(command.process_id, command.data, "replay",
-                             reference=command.reference, about=command.about,
-                             instance_id=command.instance_id)
-            elif command.kind == "complete":
-                task_id = open_tasks[command.instance_id][command.element_id][command.nth]
-                engine.complete(task_id, command.data, "replay")
-            elif command.kind == "timers":
-                engine.fire_due(through_now=command.through_now)
-            # "deliver": the engine delivers a message itself once its sender commits
+        with gc_time:
+            for command in commands:
+                if command.at > clock.now():
+                    clock.set(command.at)
+                if command.kind == "start":
+                    engine.start(command.process_id, command.data, "replay",
+                                 reference=command.reference, about=command.about,
+                                 instance_id=command.instance_id)
+                elif command.kind == "complete":
+                    task_id = open_tasks[command.instance_id][command.element_id][command.nth]
+                    engine.complete(task_id, command.data, "replay")
+                elif command.kind == "timers":
+                    engine.fire_due(through_now=command.through_now)
+                # "deliver": the engine delivers a message itself once its sender commits
         cpu = time.process_time() - started
+        counting[0] = False
         results = {}
         with store.reading() as conn:
             from engine import rows
@@ -440,24 +490,28 @@ def replay_engine(commands: list[Command], scenario: Scenario, url: str | None,
                 live = rows.load(conn, instance_id, engine.deployments)
                 results[instance_id] = _result(live.workflow)
         store.dispose()
-        return cpu, results
+        return Replay(cpu, results, gc_time.seconds, statements if count else None)
     finally:
+        if settled is not None:
+            unsettle(settled)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def replay_bare(commands: list[Command], scenario: Scenario, engine: Engine,
-                stock_logging: bool) -> tuple[float, dict[str, tuple[bool, list[str]]]]:
+                stock_logging: bool) -> Replay:
     bare = Bare(engine, scenario.case_records)
     restore = _stock_spiff() if stock_logging else None
     try:
+        gc_time = GcTime()
         started = time.process_time()
-        bare.run(commands)
+        with gc_time:
+            bare.run(commands)
         cpu = time.process_time() - started
     finally:
         bare.database.close()
         if restore is not None:
             restore()
-    return cpu, bare.results()
+    return Replay(cpu, bare.results(), gc_time.seconds)
 
 
 def _stock_spiff() -> Any:
@@ -499,6 +553,10 @@ def _profile(commands: list[Command], scenario: Scenario, url: str | None, out: 
         pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(40)
         print(text.getvalue())
     return 0
+
+
+def _gc_share(replays: list[Replay]) -> str:
+    return f"{sum(r.gc for r in replays) / sum(r.cpu for r in replays):.0%}"
 
 
 def canonical(value: Any) -> Any:
@@ -567,35 +625,43 @@ def main() -> int:
         spec_engine = _engine_for_specs(scenario, folder)
         floor, stock, through = [], [], []
         for _ in range(args.rounds):
-            cpu, bare_results = replay_bare(commands, scenario, spec_engine, stock_logging=False)
-            floor.append(cpu)
-            cpu, _ = replay_bare(commands, scenario, spec_engine, stock_logging=True)
-            stock.append(cpu)
-            cpu, engine_results = replay_engine(commands, scenario, args.database, None)
-            through.append(cpu)
-            if engine_results != bare_results:
-                differ = [i for i in bare_results if bare_results[i] != engine_results.get(i)]
+            bare = replay_bare(commands, scenario, spec_engine, stock_logging=False)
+            floor.append(bare)
+            stock.append(replay_bare(commands, scenario, spec_engine, stock_logging=True))
+            durable = replay_engine(commands, scenario, args.database, None)
+            through.append(durable)
+            if durable.results != bare.results:
+                differ = [i for i in bare.results if bare.results[i] != durable.results.get(i)]
                 print(f"the replays differ on {len(differ)} instances, e.g. {differ[:3]}")
                 for i in differ[:3]:
-                    print("bare  ", bare_results[i])
-                    print("engine", engine_results.get(i))
+                    print("bare  ", bare.results[i])
+                    print("engine", durable.results.get(i))
                 return 1
+        bare_results = bare.results
+        counted = replay_engine(commands, scenario, args.database, None, count=True).statements
         spec_engine.store.dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     n = len(scenario.contacts)
-    f, s, e = (statistics.median(v) * 1000 / n for v in (floor, stock, through))
+    f, s, e = (statistics.median(r.cpu for r in v) * 1000 / n for v in (floor, stock, through))
     where = args.database or "SQLite synchronous=FULL"
     print(f"every instance completed the same elements in both replays "
           f"({sum(1 for r in bare_results.values() if r[0])} of {len(bare_results)} completed)")
-    print(f"floor, MashWorkflow in memory          : {f:7.2f} ms CPU per contact")
-    print(f"floor, SpiffWorkflow's logging as stock: {s:7.2f} ms CPU per contact")
-    print(f"engine ({where}){' ' * max(0, 24 - len(where))}: {e:7.2f} ms CPU per contact")
-    ratios = sorted(t / b for t, b in zip(through, floor, strict=True))
+    print(f"floor, MashWorkflow in memory          : {f:7.2f} ms CPU per contact"
+          f"  ({_gc_share(floor)} in GC)")
+    print(f"floor, SpiffWorkflow's logging as stock: {s:7.2f} ms CPU per contact"
+          f"  ({_gc_share(stock)} in GC)")
+    print(f"engine ({where}){' ' * max(0, 24 - len(where))}: {e:7.2f} ms CPU per contact"
+          f"  ({_gc_share(through)} in GC)")
+    if counted:
+        total = sum(counted.values())
+        print(f"engine SQL statements: {total / n:.1f} per contact ("
+              + ", ".join(f"{k} {v / n:.1f}" for k, v in counted.most_common()) + ")")
+    ratios = sorted(t.cpu / b.cpu for t, b in zip(through, floor, strict=True))
     print(f"engine / floor: {e / f:.2f}x (target at most 2x); against the stock floor "
           f"{e / s:.2f}x  (medians of {args.rounds} rounds)")
     print(f"engine / floor round by round: {', '.join(f'{r:.2f}x' for r in ratios)}; "
-          f"least CPU of each: {min(through) / min(floor):.2f}x")
+          f"least CPU of each: {min(t.cpu for t in through) / min(b.cpu for b in floor):.2f}x")
     return 0
 
 

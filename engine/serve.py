@@ -120,11 +120,13 @@ def serve(processes: Path, database_url: str, host: str, port: int,
           virtual_start: datetime | None = None, deploy: bool | None = None) -> None:
     import uvicorn
 
+    from .collector import settle
     from .logs import configure
 
     configure(os.environ.get("MASH_LOG_LEVEL", "INFO"))
     app, _ = build(processes, database_url, virtual_start, os.environ.get("MASH_SMTP_URL"),
                    deploy)
+    settle()  # engine/collector.py: the diagrams are loaded; this process is the engine now
     # uvicorn finishes in-flight requests and our shutdown on SIGTERM, then raises the
     # signal again for the handler that was there before it: make that a clean exit (0).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

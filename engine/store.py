@@ -497,15 +497,26 @@ class Prepared:
             self._compiled[(dialect.name, keys)] = found
         return found
 
-    def _params(self, row: dict[str, Any], order: Any, processors: Any) -> Any:
+    def _params(self, row: dict[str, Any], order: Any, processors: Any,
+                instants: dict[tuple[str, datetime], Any] | None = None) -> Any:
+        """`instants`: instants already converted for a column, reused (the rows of one
+        command's history all carry its instant, and converting one costs ~10 us)."""
+        def convert(key: str, value: Any) -> Any:
+            if instants is None or value.__class__ is not datetime:
+                return processors[key](value)
+            found = instants.get((key, value))
+            if found is None:
+                found = instants[(key, value)] = processors[key](value)
+            return found
+
         if order is None:  # named parameters (psycopg)
-            return {k: (processors[k](v) if v is not None and k in processors else v)
+            return {k: (convert(k, v) if v is not None and k in processors else v)
                     for k, v in row.items()}
         values = []
         for key in order:
             value = row[key]
             if value is not None and key in processors:
-                value = processors[key](value)
+                value = convert(key, value)
             values.append(value)
         return values
 
@@ -537,6 +548,8 @@ class Prepared:
         sql, order, processors = self._compile(conn.dialect, frozenset(rows[0]))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, [self._params(r, order, processors) for r in rows])
+            instants: dict[tuple[str, datetime], Any] = {}
+            cursor.executemany(sql, [self._params(r, order, processors, instants)
+                                     for r in rows])
         finally:
             cursor.close()

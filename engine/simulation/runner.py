@@ -58,7 +58,11 @@ Progress = Callable[[int, int], None]
 
 class Simulation:
     def __init__(self, scenario: Scenario, processes: Path, database_url: str | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, settle: bool = False) -> None:
+        """`settle`: this process runs nothing but the simulation (a worker of
+        engine/simulation/parallel.py): set its garbage collector for the engine once the
+        diagrams are deployed (engine/collector.py)."""
+        self.settle = settle
         self.scenario = scenario
         self.processes = processes
         self.database_url = database_url
@@ -87,6 +91,10 @@ class Simulation:
 
             with store.transaction() as conn:
                 seed_children(conn, self.scenario.case_records)
+        if self.settle:
+            from ..collector import settle
+
+            settle()
         return engine, store, clock
 
     def close(self) -> None:
