@@ -98,7 +98,7 @@ def _run_shard(part: Scenario, processes: str) -> tuple[Any, ...]:
                 _progress.value += done - last[0]
             last[0] = done
 
-    simulation = Simulation(part, Path(processes), progress=tell, settle=True)
+    simulation = Simulation(part, Path(processes), progress=tell)
     try:
         return collect(simulation.run())
     finally:
