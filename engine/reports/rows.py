@@ -6,12 +6,19 @@ the values as the driver gives them (instants as text on SQLite, naive UTC on Po
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 
 def driver_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
+    return list(driver_iter(conn, statement))
+
+
+def driver_iter(conn: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows as they are read (on SQLite a batch at a time, not all held at once: a
+    year's history is 800,000 rows), for a caller that goes through them once."""
     compiled = statement.compile(dialect=conn.dialect,
                                   compile_kwargs={"render_postcompile": True})
     processors = compiled._bind_processors
@@ -22,6 +29,7 @@ def driver_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(compiled.string, arguments)
-        return [tuple(row) for row in cursor.fetchall()]
+        while batch := cursor.fetchmany(10_000):
+            yield from (tuple(row) for row in batch)
     finally:
         cursor.close()

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from ..calendar import WorkingCalendar
 from ..store import history, human_tasks, instances
 from ..working_time import _NAIVE_EPOCH, EPOCH, micros, working_time
-from .rows import driver_rows
+from .rows import driver_iter, driver_rows
 
 FEW = 500  # instances in a period read by their ids (more: through the element-time index)
 SETTLE = timedelta(hours=1)  # a day is closed once it ended this long ago
@@ -155,6 +155,8 @@ def _steps(conn: Connection, question: Question, start: int | None, end: int | N
         few = [i for (i,) in driver_rows(conn, active.limit(FEW + 1))]
         steps = steps.where(h.instance_id.in_(active))
         waits = waits.where(h.at >= _as_time(start))
+    waited = driver_rows(conn, waits) if question.waiting and sources else []
+    rows: Iterable[tuple[Any, ...]]
     if start is not None and len(few) <= FEW:
         # Few instances (today's, say): their steps read by instance (ix_history_instance),
         # not by element over all time, which a database of years makes slow.
@@ -164,8 +166,7 @@ def _steps(conn: Connection, question: Question, start: int | None, end: int | N
             .where(h.instance_id.in_(few)))
             if r[0] in wanted and (high is None or r[1] < high)), key=lambda r: (r[0], r[1]))
     else:
-        rows = driver_rows(conn, steps.order_by(h.element_id, h.at))
-    waited = driver_rows(conn, waits) if question.waiting and sources else []
+        rows = driver_iter(conn, steps.order_by(h.element_id, h.at))  # (read once, as it comes)
     # the elements the waits were left from: their steps are kept as they pass
     from_source = {sources[f] for _, _, _, f in waited if f in sources}
     low = days.raw(start) if start is not None else None
