@@ -9,12 +9,12 @@ moves everything alive once the process is set up out of the collector's sight
 (`gc.freeze`) and collects the young generation less often (most of a command's garbage is
 freed by reference counting before a collection would look at it; what is cyclic, a
 dropped task tree, waits longer: in a simulation's worker 70 MiB more over 2,000 contacts,
-390 MiB over 10,000).
+175 MiB over 10,000).
 
 It is called where a process that is the engine starts, once the diagrams are deployed
 (`mash serve`, the benchmarks' engine), never on import: a program that imports the engine
 for something else keeps Python's settings. A simulation's workers keep Python's settings
-too: there it saved no CPU and a year's shard grew from 437 to 830 MiB.
+too: there it saved no CPU and a year's shard grew from 656 to 830 MiB.
 """
 
 from __future__ import annotations
